@@ -1,0 +1,307 @@
+"""Loading the contracts from their JSON files, compiling their validators once, and validating with them."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+import jsonschema
+import jsonschema_rs
+import referencing
+import referencing.jsonschema
+
+from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, run_checks
+from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image, sniff_image
+from ._model import ContractViolation, Report, Skip, Violation, brief
+from ._paths import find, json_path
+from ._request import Request, WireError, parse_wire
+
+__all__ = ["Catalog", "Contract", "UnknownOperation"]
+
+SCHEMA_ROOT = "https://vision-contracts.dev/schemas/"
+
+
+class UnknownOperation(LookupError):
+    """Asked for a (provider, operation) that no contract describes."""
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the semantic checks need from a request: the image's facts and the request's parameters."""
+
+    image: ImageInfo | None
+    note: str
+    params: Mapping[str, Any]
+
+
+def _load_json(path: Any) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class Catalog:
+    """Every contract shipped in ``contracts/schemas``; schemas are read once and validators compiled once."""
+
+    def __init__(self, root: Any = None):
+        self.root = root or resources.files("contracts") / "schemas"
+        self.schemas: dict[str, Any] = {}
+        self.indexes: dict[tuple[str, str], dict[str, Any]] = {}
+        for provider_dir in sorted(self.root.iterdir(), key=lambda p: p.name):
+            self._load_dir(provider_dir, provider_dir.name)
+        self.registry = referencing.Registry().with_resources(
+            (uri, referencing.Resource.from_contents(s, default_specification=referencing.jsonschema.DRAFT202012))
+            for uri, s in self.schemas.items()
+        )
+        self.rs_registry = jsonschema_rs.Registry(list(self.schemas.items()))
+        self._contracts: dict[tuple[str, str], Contract] = {}
+
+    def _load_dir(self, directory: Any, prefix: str) -> None:
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            if entry.is_dir():
+                self._load_dir(entry, f"{prefix}/{entry.name}")
+            elif entry.name == "operation.json":
+                index = _load_json(entry)
+                index["base"] = f"{SCHEMA_ROOT}{prefix}/"
+                self.indexes[(index["provider"], index["operation"])] = index
+            elif entry.name.endswith(".json"):
+                schema = _load_json(entry)
+                self.schemas[schema["$id"]] = schema
+
+    @property
+    def operations(self) -> list[tuple[str, str]]:
+        return sorted(self.indexes)
+
+    def get(self, provider: str, operation: str) -> "Contract":
+        key = (provider, operation)
+        if key not in self.indexes:
+            known = ", ".join(f"({p!r}, {o!r})" for p, o in self.operations)
+            raise UnknownOperation(f"No contract for provider {provider!r} and operation {operation!r}; known operations are {known}.")
+        if key not in self._contracts:
+            self._contracts[key] = Contract(self, self.indexes[key])
+        return self._contracts[key]
+
+
+class _Validator:
+    """One schema, compiled twice: jsonschema-rs answers 'valid?' fast, python-jsonschema explains failures."""
+
+    def __init__(self, catalog: Catalog, uri: str):
+        ref_schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": uri}
+        self.uri = uri
+        self.fast = jsonschema_rs.validator_for(ref_schema, registry=catalog.rs_registry)
+        self.slow = jsonschema.Draft202012Validator(ref_schema, registry=catalog.registry)
+
+    def violations(self, instance: Any) -> list[Violation]:
+        if self.fast.is_valid(instance):
+            return []
+        out = []
+        for error in self.slow.iter_errors(instance):
+            if error.context:
+                error = jsonschema.exceptions.best_match(error.context)
+            out.append(_schema_violation(error))
+        return sorted(out, key=lambda v: v.path)
+
+
+def _expectation(error: jsonschema.ValidationError) -> str:
+    keyword, value = error.validator, error.validator_value
+    phrases = {
+        "type": lambda: f"a value of type {value if isinstance(value, str) else ' or '.join(value)}",
+        "required": lambda: f"the required properties {', '.join(value)}",
+        "minimum": lambda: f"a number >= {value}",
+        "maximum": lambda: f"a number <= {value}",
+        "exclusiveMinimum": lambda: f"a number > {value}",
+        "exclusiveMaximum": lambda: f"a number < {value}",
+        "minLength": lambda: f"a string of at least {value} characters",
+        "maxLength": lambda: f"a string of at most {value} characters",
+        "minItems": lambda: f"an array of at least {value} items",
+        "maxItems": lambda: f"an array of at most {value} items",
+        "pattern": lambda: f"a string matching {value}",
+        "enum": lambda: f"one of {', '.join(json.dumps(v) for v in value)}",
+        "const": lambda: f"exactly {json.dumps(value)}",
+        "additionalProperties": lambda: "no properties other than those the contract names",
+        "items": lambda: "no items beyond the ones the contract names",
+        "minProperties": lambda: f"an object with at least {value} properties",
+        "propertyNames": lambda: "property names matching the contract",
+    }
+    phrase = phrases.get(keyword)
+    return phrase() if phrase else f"a value satisfying the schema keyword {keyword}"
+
+
+def _schema_violation(error: jsonschema.ValidationError) -> Violation:
+    path = json_path(list(error.absolute_path))
+    expected = _expectation(error)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        received = f"an object without {missing}"
+        message = f"{path}: expected the required property '{missing}', but it is missing."
+    elif error.validator in ("additionalProperties", "propertyNames"):
+        received = error.message
+        message = f"{path}: expected {expected}; {error.message}."
+    else:
+        received = brief(error.instance)
+        message = f"{path}: expected {expected}, received {received}."
+    return Violation(path, f"schema:{error.validator}", expected, received, message)
+
+
+class Contract:
+    """One provider operation: its index, schemas and checks, with ``validate_*`` and ``assert_*``."""
+
+    def __init__(self, catalog: Catalog, index: dict[str, Any]):
+        self.catalog = catalog
+        self.index = index
+        self.provider: str = index["provider"]
+        self.operation: str = index["operation"]
+
+    def __repr__(self) -> str:
+        return f"<Contract {self.provider}/{self.operation}>"
+
+    def uri(self, ref: str) -> str:
+        return self.index["base"] + ref
+
+    @cached_property
+    def request_schema(self) -> dict[str, Any]:
+        return self.catalog.schemas[self.uri(self.index["request_schema"])]
+
+    @cached_property
+    def response_schema(self) -> dict[str, Any]:
+        return self.catalog.schemas[self.uri(self.index["response_schema"])]
+
+    @cached_property
+    def _request_validator(self) -> _Validator:
+        return _Validator(self.catalog, self.uri(self.index["request_schema"]))
+
+    @cached_property
+    def _response_validator(self) -> _Validator:
+        return _Validator(self.catalog, self.uri(self.index["response_schema"]))
+
+    @cached_property
+    def _error_validators(self) -> dict[int, _Validator]:
+        return {int(s): _Validator(self.catalog, self.uri(ref)) for s, ref in self.index["errors"].items()}
+
+    @property
+    def error_statuses(self) -> list[int]:
+        return sorted(int(s) for s in self.index["errors"])
+
+    # --- requests ------------------------------------------------------------------------------------------
+
+    def parse_request(
+        self, body: bytes = b"", *, content_type: str | None = None, headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None, path: Mapping[str, str] | None = None,
+    ) -> Request:
+        """The envelope for a request as it came off the wire; raises WireError when it fits no wire form."""
+        return parse_wire(
+            self.index["forms"], self.request_schema, body=body, content_type=content_type,
+            headers=headers, query=query, path=path,
+        )
+
+    def _envelope(self, request: Any) -> Request:
+        if isinstance(request, Request):
+            return request
+        if isinstance(request, dict) and "form" in request and "body" in request:
+            return Request(**{k: request.get(k) or ({} if k != "body" else None) for k in ("form", "body", "path", "query", "headers")})
+        if isinstance(request, dict):
+            return Request(form="json", body=request)
+        if isinstance(request, (bytes, bytearray)):
+            return self.parse_request(bytes(request))
+        if isinstance(request, str):
+            return self.parse_request(request.encode("utf-8"), content_type="text/plain")
+        raise TypeError(f"Expected a Request, a JSON body (dict), bytes or a str, got {type(request).__name__}.")
+
+    def check_request(self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Report, RequestFacts]:
+        """Validate a request and return its report with the facts the response checks need."""
+        try:
+            envelope = self._envelope(request)
+        except WireError as exc:
+            return Report([Violation(exc.path, "wire-format", exc.expected, exc.received, exc.message)]), RequestFacts(None, exc.message, {})
+        instance = envelope.instance()
+        violations = self._request_validator.violations(instance)
+        ctx = CheckContext(
+            body=instance, locations={}, image_pointer=self.index["image"].get(envelope.form),
+            max_pixels=max_pixels, image_note="the request image could not be decoded",
+        )
+        found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx) if not violations else ([], [])
+        report = Report(violations + found, skipped)
+        note = "" if ctx.image else ("the request carries its image as a URL" if envelope.form == "url" else ctx.image_note)
+        return report, RequestFacts(ctx.image, note, self._params(instance))
+
+    def validate_request(self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Report:
+        """Violations of a request: a Request envelope, a JSON body as sent, or the raw body bytes / text."""
+        return self.check_request(request, max_pixels=max_pixels)[0]
+
+    def assert_request(self, request: Any, **kwargs: Any) -> Report:
+        report = self.validate_request(request, **kwargs)
+        if report.errors:
+            raise ContractViolation(f"The request breaks the {self.provider} {self.operation} contract.", report)
+        return report
+
+    def _params(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        params = {}
+        for name, pointer in self.index.get("parameters", {}).items():
+            for _, value in find(instance, pointer):
+                params[name] = value
+        return params
+
+    def request_facts(self, request: Any) -> RequestFacts:
+        """Image facts and parameters from whatever the caller has: image bytes, the body as sent, or an envelope."""
+        if request is None:
+            return RequestFacts(None, "no request was given", {})
+        if isinstance(request, (bytes, bytearray)) and sniff_image(bytes(request)):
+            try:
+                im = open_image(bytes(request))
+            except ImageError as exc:
+                return RequestFacts(None, f"the request image could not be decoded: {exc}", {})
+            return RequestFacts(ImageInfo(im.size[0], im.size[1], im.mode, im.format), "", {})
+        if isinstance(request, ImageInfo):
+            return RequestFacts(request, "", {})
+        return self.check_request(request)[1]
+
+    # --- responses -----------------------------------------------------------------------------------------
+
+    def validate_response(
+        self, body: Any, *, request: Any = None, status: int = 200, tolerate: Iterable[str] = (),
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Report:
+        """Violations of a response body (parsed JSON, or its bytes/text) for the given status.
+
+        ``request`` is the request image's bytes or the request as the client sent it; without it, checks that
+        need it are reported in ``report.skipped``. ``tolerate`` names checks whose violations become warnings.
+        """
+        if isinstance(body, (bytes, bytearray, str)):
+            try:
+                body = json.loads(body)
+            except ValueError as exc:
+                return Report([Violation("$", "json", "a JSON document", brief(body), f"$: expected a JSON document, but the body does not parse ({exc}).")])
+        if status != self.index["success"]["status"]:
+            return self._validate_error(body, status)
+        violations = self._response_validator.violations(body)
+        facts = self.request_facts(request)
+        ctx = CheckContext(
+            body=body, locations=self.index.get("locations", {}), image=facts.image, image_note=facts.note,
+            params=facts.params, threshold_parameter=self.index.get("score_threshold_parameter"), max_pixels=max_pixels,
+        )
+        unknown = set(tolerate) - set(self.index["checks"])
+        if unknown:
+            raise ValueError(f"Cannot tolerate {sorted(unknown)}: this contract's checks are {self.index['checks']}.")
+        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, frozenset(tolerate))
+        return Report(violations + found, skipped)
+
+    def _validate_error(self, body: Any, status: int) -> Report:
+        validator = self._error_validators.get(status)
+        if validator is None:
+            known = ", ".join(str(s) for s in [self.index["success"]["status"], *self.error_statuses])
+            return Report([Violation(
+                "$", "status", f"one of the statuses {known}", str(status),
+                f"$: expected one of the statuses {known} that {self.provider} {self.operation} is known to send, received {status}.",
+            )])
+        return Report(validator.violations(body))
+
+    def assert_response(self, body: Any, **kwargs: Any) -> Report:
+        report = self.validate_response(body, **kwargs)
+        if report.errors:
+            raise ContractViolation(f"The response breaks the {self.provider} {self.operation} contract.", report)
+        return report
+
+    def validate_error_body(self, body: Any, status: int) -> Report:
+        return self._validate_error(body, status)

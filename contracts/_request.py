@@ -1,0 +1,149 @@
+"""The request envelope and the pure wire parser that builds it from what a client sent.
+
+A request is validated as one JSON document, the envelope ``{form, path, query, headers, body}``: ``form`` names
+the wire form (from the operation index), headers are lower-cased, query and path values are typed as the request
+schema declares, and binary bodies (raw image bytes, multipart files) travel as base64 strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["Request", "WireError", "parse_wire"]
+
+
+class WireError(ValueError):
+    """A request whose bytes fit none of the operation's wire forms."""
+
+    def __init__(self, path: str, expected: str, received: str, message: str):
+        super().__init__(message)
+        self.path, self.expected, self.received, self.message = path, expected, received, message
+
+
+@dataclass
+class Request:
+    """One request in envelope form, ready for ``Contract.validate_request``."""
+
+    form: str
+    body: Any = None
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def instance(self) -> dict[str, Any]:
+        return {"form": self.form, "path": self.path, "query": self.query, "headers": self.headers, "body": self.body}
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _matches(media_type: str, patterns: list[str]) -> bool:
+    for pattern in patterns:
+        if pattern == "*/*" or pattern == media_type:
+            return True
+        if pattern.endswith("/*") and media_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def _coerce(value: str, schema: Mapping[str, Any]) -> Any:
+    """Type a query or path string as its schema declares; leave it a string when it does not parse."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            number = float(value)
+            return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+        if kind == "boolean" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    except ValueError:
+        pass
+    return value
+
+
+def coerce_params(values: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:
+    props = schema.get("properties", {})
+    return {k: _coerce(v, props.get(k, {})) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    """Parse multipart/form-data with the standard library: files as base64, fields as text."""
+    if "boundary=" not in content_type:
+        raise WireError("$.body", "multipart/form-data with a boundary parameter", content_type, "The multipart body has no boundary in its Content-Type header.")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise WireError("$.body", "a multipart/form-data body", f"{len(body)} bytes", "The body is labelled multipart/form-data but holds no parts.")
+    out: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            out[name] = base64.b64encode(payload).decode("ascii")
+        else:
+            out[name] = payload.decode("utf-8", "replace")
+    if not out:
+        raise WireError("$.body", "a multipart/form-data body with named parts", f"{len(body)} bytes", "The multipart body holds no named form fields; its boundary may not match.")
+    return out
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise WireError("$.body", "a JSON document", f"{len(body)} bytes that do not parse", f"The body is not valid JSON: {exc}.") from None
+
+
+def parse_wire(
+    forms: list[Mapping[str, Any]],
+    request_schema: Mapping[str, Any],
+    *,
+    body: bytes,
+    content_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    path: Mapping[str, str] | None = None,
+) -> Request:
+    """Build the envelope for a request, picking the first wire form (in index order) that the request fits."""
+    media = _media_type(content_type)
+    defs = request_schema.get("$defs", {})
+    envelope = Request(
+        form="",
+        path=coerce_params(path or {}, defs.get("path", {})),
+        query=coerce_params(query or {}, defs.get("query", {})),
+        headers={k.lower(): v for k, v in (headers or {}).items()},
+    )
+    for form in forms:
+        encoding = form["encoding"]
+        if encoding == "none":
+            if not body and "image" in envelope.query:
+                envelope.form = form["name"]
+                return envelope
+            continue
+        if not _matches(media, form["content_types"]):
+            continue
+        if encoding == "json":
+            if len(forms) > 1 and not body.lstrip().startswith(b"{"):
+                continue  # e.g. a file's bytes labelled application/json, as seed 001's JavaScript sends
+            envelope.form, envelope.body = form["name"], _decode_json(body)
+        elif encoding == "multipart":
+            envelope.form, envelope.body = form["name"], _multipart(body, content_type or "")
+        elif encoding == "text":
+            envelope.form, envelope.body = form["name"], body.decode("latin-1").strip()
+        else:
+            envelope.form, envelope.body = form["name"], base64.b64encode(body).decode("ascii")
+        return envelope
+    names = [f"{f['name']} ({', '.join(f['content_types']) or 'no body'})" for f in forms]
+    raise WireError(
+        "$.form", "one of the wire forms " + "; ".join(names), f"Content-Type {media or 'absent'} with {len(body)} body bytes",
+        f"The request fits none of the operation's wire forms: expected {'; '.join(names)}, received Content-Type {media or 'absent'} with {len(body)} body bytes.",
+    )

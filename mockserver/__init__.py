@@ -1,0 +1,1 @@
+"""The vision-contracts mock server (FastAPI)."""

@@ -1,0 +1,1 @@
+"""The vision-contracts pytest plugin: fixtures, strategies and validators."""
