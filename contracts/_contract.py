@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import Any, Iterable, Mapping
+from urllib.parse import urljoin
 
 import jsonschema
 import jsonschema_rs
@@ -158,7 +159,8 @@ class Contract:
         return f"<Contract {self.provider}/{self.operation}>"
 
     def uri(self, ref: str) -> str:
-        return self.index["base"] + ref
+        """The absolute URI of a schema reference written relative to this operation's folder."""
+        return urljoin(self.index["base"], ref)
 
     @cached_property
     def request_schema(self) -> dict[str, Any]:
