@@ -283,11 +283,26 @@ class Contract:
             body=body, locations=self.index.get("locations", {}), image=facts.image, image_note=facts.note,
             params=facts.params, threshold_parameter=self.index.get("score_threshold_parameter"), max_pixels=max_pixels,
         )
-        unknown = set(tolerate) - set(self.index["checks"])
-        if unknown:
-            raise ValueError(f"Cannot tolerate {sorted(unknown)}: this contract's checks are {self.index['checks']}.")
-        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, frozenset(tolerate))
+        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, self.tolerated(tolerate))
         return Report(violations + found, skipped)
+
+    def tolerated(self, names: Iterable[str]) -> frozenset[str]:
+        """Check names to downgrade to warnings: check names as they are, named leniencies expanded."""
+        if isinstance(names, str):
+            names = (names,)
+        leniencies = self.index.get("leniencies", {})
+        out: set[str] = set()
+        for name in names:
+            if name in leniencies:
+                out.update(leniencies[name]["checks"])
+            elif name in self.index["checks"]:
+                out.add(name)
+            else:
+                raise ValueError(
+                    f"Cannot tolerate {name!r}: expected one of this contract's checks {self.index['checks']}"
+                    f" or leniencies {sorted(leniencies)}."
+                )
+        return frozenset(out)
 
     def _validate_error(self, body: Any, status: int) -> Report:
         validator = self._error_validators.get(status)
