@@ -202,7 +202,7 @@ class Contract:
         if isinstance(request, Request):
             return request
         if isinstance(request, dict) and "form" in request and "body" in request:
-            return Request(**{k: request.get(k) or ({} if k != "body" else None) for k in ("form", "body", "path", "query", "headers")})
+            return Request(**{k: request.get(k) for k in ("form", "body", "path", "query", "headers")})
         if isinstance(request, dict):
             return Request(form="json", body=request)
         if isinstance(request, (bytes, bytearray)):

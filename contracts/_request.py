@@ -11,7 +11,7 @@ import base64
 import email.parser
 import email.policy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 __all__ = ["Request", "WireError", "parse_wire"]
@@ -31,12 +31,18 @@ class Request:
 
     form: str
     body: Any = None
-    path: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    path: dict[str, Any] | None = None
+    query: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
 
     def instance(self) -> dict[str, Any]:
-        return {"form": self.form, "path": self.path, "query": self.query, "headers": self.headers, "body": self.body}
+        """The JSON document validated against the request schema; parts that were not given are left out."""
+        out: dict[str, Any] = {"form": self.form, "body": self.body}
+        for part in ("path", "query", "headers"):
+            value = getattr(self, part)
+            if value is not None:
+                out[part] = value
+        return out
 
 
 def _media_type(content_type: str | None) -> str:
@@ -118,14 +124,15 @@ def parse_wire(
     defs = request_schema.get("$defs", {})
     envelope = Request(
         form="",
-        path=coerce_params(path or {}, defs.get("path", {})),
-        query=coerce_params(query or {}, defs.get("query", {})),
-        headers={k.lower(): v for k, v in (headers or {}).items()},
+        path=None if path is None else coerce_params(path, defs.get("path", {})),
+        query=None if query is None else coerce_params(query, defs.get("query", {})),
+        headers=None if headers is None else {k.lower(): v for k, v in headers.items()},
     )
+    given_query = envelope.query or {}
     for form in forms:
         encoding = form["encoding"]
         if encoding == "none":
-            if not body and "image" in envelope.query:
+            if not body and "image" in given_query:
                 envelope.form = form["name"]
                 return envelope
             continue
