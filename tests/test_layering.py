@@ -1,0 +1,36 @@
+"""The layers import only downwards: contracts imports neither mockserver nor plugin; mockserver never imports
+plugin; contracts and the plugin's validators import neither FastAPI nor pytest."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = {
+    "contracts": {"mockserver", "plugin", "fastapi", "starlette", "uvicorn", "pytest", "httpx", "respx", "hypothesis"},
+    "mockserver": {"plugin", "pytest"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_layer_imports(package):
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & FORBIDDEN[package])
+        for path in (ROOT / package).rglob("*.py")
+    }
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert offenders == {}, f"{package} must not import {sorted(FORBIDDEN[package])}; found {offenders}"
