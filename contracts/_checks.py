@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+import numpy as np
 from PIL import Image
 
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, b64decode, decode_image_string, open_image
@@ -109,28 +110,42 @@ def mask_image(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _present_values(im: Image.Image) -> list[int]:
-    """Pixel values present in a single-channel mask, computed in C by Pillow's histogram."""
-    if im.mode in ("1", "L"):
-        hist = im.convert("L").histogram() if im.mode == "1" else im.histogram()
-        return [v for v, n in enumerate(hist) if n]
-    extrema = im.getextrema()
-    import numpy as np  # 16/32-bit masks are rare; numpy only for them
+def _pixels(im: Image.Image):
+    return np.asarray(im.convert("L") if im.mode == "1" else im)
 
-    return [int(v) for v in np.unique(np.asarray(im))] if extrema else []
+
+def _present_values(im: Image.Image) -> list[int]:
+    """Every pixel value present in a single-channel mask (the slow, exact path, for reporting)."""
+    return [int(v) for v in np.flatnonzero(np.bincount(_pixels(im).ravel().astype(np.int64)))]
+
+
+_BYTE_LOW_BITS = 0x7F7F7F7F7F7F7F7F
+
+
+def _only_black_and_white(im: Image.Image) -> bool:
+    """True when every pixel is 0 or 255, tested eight pixels at a time: a byte is 0x00 or 0xFF exactly when its
+    eight bits are equal, i.e. when (w ^ (w >> 1)) has no bit set in the low seven bits of any byte."""
+    if im.mode not in ("1", "L"):
+        return False
+    flat = _pixels(im).reshape(-1)
+    cut = flat.size - flat.size % 8
+    words = flat[:cut].view(np.uint64)
+    if np.any((words ^ (words >> np.uint64(1))) & np.uint64(_BYTE_LOW_BITS)):
+        return False
+    tail = flat[cut:]
+    return bool(np.all((tail == 0) | (tail == 255)))
 
 
 def mask_binary(ctx: CheckContext) -> Iterator[Finding]:
     """Hugging Face masks are black-and-white: every pixel is 0 or 255."""
     for parts, im in ctx.masks():
-        if im.mode not in SINGLE_CHANNEL_MODES:
+        if im.mode not in SINGLE_CHANNEL_MODES or _only_black_and_white(im):
             continue
         others = [v for v in _present_values(im) if v not in (0, 255)]
-        if others:
-            yield Finding(
-                parts, "pixel values 0 and 255 only", f"also {brief(others)}",
-                f"The mask must be black-and-white (0/255), but it holds the values {brief(others)}.",
-            )
+        yield Finding(
+            parts, "pixel values 0 and 255 only", f"also {brief(others)}",
+            f"The mask must be black-and-white (0/255), but it holds the values {brief(others)}.",
+        )
 
 
 def mask_size(ctx: CheckContext) -> Iterator[Finding | Skip]:
@@ -156,7 +171,12 @@ def mask_classes_in_map(ctx: CheckContext) -> Iterator[Finding]:
     for parts, im in ctx.masks():
         if im.mode not in SINGLE_CHANNEL_MODES:
             continue
+        low, high = im.getextrema() if im.mode != "1" else (0, 1)
+        if known.issuperset(range(int(low), int(high) + 1)):
+            continue  # every value between the extrema is a known class: no need to count pixels
         unknown = [v for v in _present_values(im) if v not in known]
+        if not unknown:
+            continue
         if unknown:
             yield Finding(
                 parts, f"class ids among the class_map keys {sorted(known)}", f"also {brief(unknown)}",

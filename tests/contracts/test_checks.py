@@ -56,6 +56,26 @@ def test_mask_binary():
     assert run("mask-binary", [{"mask": mask(4, 3, (0, 128))}], HF_SEG)[0] == [("$[0].mask", "mask-binary")]
 
 
+@pytest.mark.parametrize("width", [1, 3, 8, 9, 17])
+@pytest.mark.parametrize("bad", [1, 127, 128, 254])
+def test_mask_binary_finds_one_grey_pixel_anywhere(width, bad):
+    for position in range(width * 2):
+        arr = np.full((2, width), 255, dtype=np.uint8)
+        arr.flat[position] = bad
+        found = run("mask-binary", [{"mask": b64(png(arr))}], HF_SEG)[0]
+        assert found == [("$[0].mask", "mask-binary")], (width, bad, position)
+    assert run("mask-binary", [{"mask": b64(png(np.zeros((2, width), dtype=np.uint8)))}], HF_SEG)[0] == []
+
+
+def test_mask_classes_in_map_with_a_gap_in_the_class_ids():
+    arr = np.array([[0, 2, 2, 0]], dtype=np.uint8)
+    body = {"segmentation_mask": b64(png(arr)), "class_map": {"0": "bg", "2": "obj"}, "image": {"width": 4, "height": 1}}
+    assert run("mask-classes-in-map", body, RF)[0] == []
+    arr[0, 1] = 1
+    body["segmentation_mask"] = b64(png(arr))
+    assert run("mask-classes-in-map", body, RF)[0] == [("$.segmentation_mask", "mask-classes-in-map")]
+
+
 def test_mask_size_needs_the_request_image():
     body = [{"mask": mask(4, 3)}]
     assert run("mask-size", body, HF_SEG) == ([], ["mask-size"])
