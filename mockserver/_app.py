@@ -1,0 +1,367 @@
+"""The FastAPI application: routes from the contracts' operation indexes, one request pipeline for every operation.
+
+``create_app(config)`` builds the app. State lives on ``app.state.server`` (a :class:`Server`); nothing is kept at
+module level. Every provider route runs :meth:`Server.handle`, the single pipeline:
+
+    read the raw request -> [hook: ``before_operation``] -> pick the operation (HF: by the model's task)
+    -> response cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` -> image bytes
+    (body, or ``?image=URL`` via ``_fetch``) -> [hook: ``before_generate``] -> generate (``_generate``, in a
+    worker thread) -> JSON body and the provider's headers -> cache
+
+The two hooks are where the next issue's provider behaviour (model loading, auth, rate limits, faults, scenarios,
+a request journal) plugs in; today they do nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import contracts
+from contracts import Contract, WireError
+from contracts._images import ImageError, open_image
+
+from . import _generate
+from ._config import Config
+from ._fetch import FetchError, fetch_image
+from ._wire import (
+    JSON_MEDIA_TYPE, RawRequest, RequestTooLarge, error_response, image_bytes, image_value, read_raw,
+    reject_status, report_message, wire_violation,
+)
+
+__all__ = ["ADMIN_PREFIX", "Server", "create_app", "guess_task"]
+
+log = logging.getLogger("mockserver")
+
+ADMIN_PREFIX = "/__vision__"  # reserved for the mock's own endpoints (health today; admin API and journal later)
+CACHE_HEADER = "x-vision-cache"  # the mock's own header: "hit" or "miss"
+
+_GUESSES = (
+    ("object-detection", re.compile(r"detr|yolo|detect|rtdetr|owl|ssd|retinanet|faster-rcnn|dino(?!v)", re.I)),
+    ("image-segmentation", re.compile(r"seg|mask2former|maskformer|oneformer|upernet|deeplab|\bsam\b|sam-|panoptic|dpt", re.I)),
+)
+
+
+def guess_task(model_id: str) -> str | None:
+    """A Hugging Face task guessed from a model id's name, or None: 'detr'/'yolo'/... detect; 'seg'/'mask2former'/... segment."""
+    name = model_id.rsplit("/", 1)[-1]
+    for task, pattern in _GUESSES:
+        if pattern.search(name):
+            return task
+    return None
+
+
+def _bool_header(value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() not in ("false", "0", "no")
+
+
+class _ResponseCache:
+    """A bounded LRU of finished responses (body bytes and headers), safe across threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: str, value: tuple[bytes, dict[str, str]]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One (method, path) served: the contracts that share it, and the path parameter that selects among them."""
+
+    provider: str
+    method: str
+    path: str  # the contract's path template, e.g. /models/{model_id}
+    contracts: tuple[Contract, ...]
+
+
+Hook = Callable[["Server", RawRequest, Any], Awaitable[Response | None]]
+
+
+class Server:
+    """The mock's state and its request pipeline. One per app (``app.state.server``)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.started = time.time()
+        self.created = config.created if config.created is not None else int(self.started)
+        self.cache = _ResponseCache(config.cache_size)
+        self.before_operation: list[Hook] = []  # hooks: (server, raw, route) -> Response | None
+        self.before_generate: list[Hook] = []  # hooks: (server, raw, (contract, envelope)) -> Response | None
+        self.generators: Mapping[tuple[str, str], Callable[[bytes, Mapping[str, Any]], Any]] = {
+            ("huggingface", "image-segmentation"): self._hf_segmentation,
+            ("huggingface", "object-detection"): self._hf_detection,
+            ("roboflow", "semantic-segmentation"): self._roboflow,
+            ("airefinery", "image-segmentation"): self._airefinery,
+        }
+
+    # --- generation adapters (pure functions of the image and parameters) ------------------------------------
+
+    def _common(self) -> dict[str, Any]:
+        c = self.config
+        return {"seed": c.seed, "work": c.work_size, "colours": c.colours, "max_pixels": c.max_pixels}
+
+    def _hf_segmentation(self, data: bytes, params: Mapping[str, Any]) -> Any:
+        return _generate.hf_image_segmentation(data, params, **self._common())
+
+    def _hf_detection(self, data: bytes, params: Mapping[str, Any]) -> Any:
+        return _generate.hf_object_detection(data, params, **self._common())
+
+    def _roboflow(self, data: bytes, params: Mapping[str, Any]) -> Any:
+        return _generate.roboflow_semantic_segmentation(data, params, **self._common())
+
+    def _airefinery(self, data: bytes, params: Mapping[str, Any]) -> Any:
+        return _generate.airefinery_image_segmentation(data, params.get("segment_prompt") or [], created=self.created, **self._common())
+
+    # --- routing -----------------------------------------------------------------------------------------------
+
+    def select(self, route: Route, raw: RawRequest) -> tuple[Contract | None, dict[str, Any], Response | None]:
+        """The operation a request on this route asks for, its path parameters, or an error response."""
+        params = dict(raw.path_params)
+        if route.provider != "huggingface":
+            return route.contracts[0], params, None
+        model = str(params.get("model_id", "")).strip("/")
+        params["model_id"] = model
+        task = self.config.models.get(model)
+        if task is None and self.config.guess_tasks:
+            task = guess_task(model)
+        by_task = {c.operation: c for c in route.contracts}
+        if task is None or task not in by_task:
+            configured = ", ".join(sorted(self.config.models)) or "none"
+            message = (
+                f"Model {model} does not exist. The mock serves the models configured with --model ID=TASK "
+                f"(or the 'models' key of --config), and guesses the task of others from their name "
+                f"({'on' if self.config.guess_tasks else 'off'}); configured: {configured}."
+            )
+            return None, params, error_response(route.contracts[0], 404, message)
+        return by_task[task], params, None
+
+    def cache_key(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any]) -> str:
+        auth = contract.index.get("auth", {})
+        credential = raw.header(auth["name"]) if auth.get("in") == "header" else None
+        query = "&".join(f"{k}={v}" for k, v in sorted(raw.query.items()))
+        return _generate.digest(
+            contract.provider, contract.operation, json.dumps(sorted(path_params.items()), default=str), query,
+            raw.content_type or "", credential or "", str(self.config.seed), raw.body,
+        )
+
+    # --- the pipeline ------------------------------------------------------------------------------------------
+
+    async def handle(self, request: StarletteRequest, route: Route) -> Response:
+        try:
+            raw = await read_raw(request, self.config.max_body_bytes)
+        except RequestTooLarge as exc:
+            return error_response(route.contracts[0], 413, f"The request body is too large: {exc}.")
+        for hook in self.before_operation:
+            answer = await hook(self, raw, route)
+            if answer is not None:
+                return answer
+        contract, path_params, error = self.select(route, raw)
+        if error is not None:
+            return error
+        assert contract is not None
+        use_cache = _bool_header(raw.header("x-use-cache"), True) if contract.provider == "huggingface" else True
+        key = self.cache_key(contract, raw, path_params)
+        if use_cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
+        return await self._compute(contract, raw, path_params, key)
+
+    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], key: str) -> Response:
+        reject = reject_status(contract)
+        try:
+            envelope = raw.parse(contract, path_params)
+        except WireError as exc:
+            v = wire_violation(exc)
+            return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [v])
+        report, facts = await run_in_threadpool(contract.check_request, envelope, max_pixels=self.config.max_pixels)
+        if report.errors:
+            return error_response(contract, reject, report_message(contract, report), report.errors)
+        value = image_value(contract, envelope)
+        try:
+            if envelope.form == "url":
+                data = await fetch_image(self.config, str(value))
+                open_image(data, max_pixels=self.config.max_pixels)
+            else:
+                data = image_bytes(value)
+        except FetchError as exc:
+            return error_response(contract, reject, str(exc))
+        except ImageError as exc:
+            return error_response(contract, reject, f"The image at {value!s:.100} is unusable: {exc}.")
+        for hook in self.before_generate:
+            answer = await hook(self, raw, (contract, envelope))
+            if answer is not None:
+                return answer
+        generate = self.generators[(contract.provider, contract.operation)]
+        started = time.perf_counter()
+        try:
+            body = await run_in_threadpool(generate, data, facts.params)
+        except ImageError as exc:
+            return error_response(contract, reject, f"The request image is unusable: {exc}.")
+        except Exception as exc:  # a bug in the mock: answer in the provider's format, never a bare 500 page
+            log.exception("generation failed for %s %s", contract.provider, contract.operation)
+            status = 500 if 500 in contract.error_statuses else reject
+            return error_response(contract, status, f"The mock server failed to generate a response: {type(exc).__name__}: {exc}.")
+        elapsed = time.perf_counter() - started
+        content = json.dumps(body, separators=(",", ":")).encode()
+        headers = self._success_headers(contract, elapsed)
+        self.cache.put(key, (content, headers))
+        return Response(content, media_type=JSON_MEDIA_TYPE, headers={**headers, CACHE_HEADER: "miss"})
+
+    def _success_headers(self, contract: Contract, elapsed: float) -> dict[str, str]:
+        known = {"x-compute-time": f"{elapsed:.3f}", "x-compute-type": "cpu"}
+        return {name: known[name] for name in contract.index["success"].get("headers", []) if name in known}
+
+
+# --- ASGI glue -------------------------------------------------------------------------------------------------
+
+class _CollapseSlashes:
+    """``//v1/images/segmentations`` -> ``/v1/images/segmentations`` (the AI Refinery SDK keeps a base URL's trailing slash)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = re.sub(r"/{2,}", "/", scope["path"])
+            scope["raw_path"] = re.sub(rb"/{2,}", b"/", scope.get("raw_path") or scope["path"].encode())
+        await self.app(scope, receive, send)
+
+
+def _starlette_path(contract: Contract, template: str) -> str:
+    """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``, integer -> ``:int``)."""
+    path_schema = contract.request_schema.get("properties", {}).get("path", {})
+    if "$ref" in path_schema:
+        from ._wire import _resolve_schema
+
+        path_schema, _ = _resolve_schema(contract, contract.uri(contract.index["request_schema"]), path_schema["$ref"])
+    props = path_schema.get("properties", {})
+
+    def convert(m: re.Match) -> str:
+        name = m.group(1)
+        schema = props.get(name, {})
+        if schema.get("type") == "integer":
+            return "{%s:int}" % name
+        if "/" in schema.get("pattern", ""):
+            return "{%s:path}" % name
+        return m.group(0)
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", convert, template)
+
+
+def _routes(config: Config) -> list[Route]:
+    grouped: dict[tuple[str, str, str], list[Contract]] = {}
+    for provider, operation in contracts.operations():
+        if provider not in config.providers:
+            continue
+        contract = contracts.get(provider, operation)
+        for path in contract.index["paths"]:
+            grouped.setdefault((provider, contract.index["method"], path), []).append(contract)
+    routes = [Route(p, m, path, tuple(cs)) for (p, m, path), cs in grouped.items()]
+    # literal paths before templated ones, so /v1/images/segmentations never falls to Roboflow's /{dataset}/{version}
+    return sorted(routes, key=lambda r: (r.path.count("{") > 0 and r.path.startswith("/{"), r.path))
+
+
+def _endpoint(route: Route) -> Callable[[StarletteRequest], Awaitable[Response]]:
+    async def endpoint(request: StarletteRequest) -> Response:
+        return await request.app.state.server.handle(request, route)
+
+    endpoint.__name__ = f"{route.provider}_{route.path.strip('/').replace('/', '_').replace('{', '').replace('}', '') or 'root'}"
+    return endpoint
+
+
+def create_app(config: Config | None = None) -> FastAPI:
+    """The mock server's FastAPI app for a configuration (defaults: every provider, the seed models)."""
+    config = config or Config()
+    app = FastAPI(
+        title="vision-contracts mock server",
+        version="0.1.0",
+        description="Mock Hugging Face, Roboflow and AI Refinery computer-vision APIs, validated against the vision-contracts.",
+    )
+    server = Server(config)
+    app.state.server = server
+    app.state.config = config
+    for route in _routes(config):
+        contract = route.contracts[0]
+        app.add_api_route(
+            _starlette_path(contract, route.path), _endpoint(route), methods=[route.method],
+            summary=" / ".join(c.index["title"] for c in route.contracts),
+            description="Request forms: " + "; ".join(f"{f['name']}: {f['description']}" for f in contract.index["forms"]),
+            tags=[route.provider],
+        )
+    if "airefinery" in config.providers:
+        @app.post("/authentication/validate", tags=["airefinery"], summary="AI Refinery SDK key check (AsyncAIRefinery calls it on construction)")
+        async def airefinery_validate(request: StarletteRequest) -> JSONResponse:
+            # Not an operation of the contracts: the SDK's AsyncAIRefinery() posts here twice before any call.
+            return JSONResponse({"organization_id": "vision-mock", "valid": True})
+
+    @app.get(f"{ADMIN_PREFIX}/health", tags=["vision-mock"], summary="Readiness probe of the mock server")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "providers": list(config.providers), "seed": config.seed, "cached": len(server.cache)}
+
+    app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
+    app.add_middleware(_CollapseSlashes)
+    return app
+
+
+def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
+    """The contracts' OpenAPI document for the enabled providers, plus FastAPI's own paths for the other routes."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    provider_routes = [r for r in app.routes if getattr(r, "tags", None) and r.tags[0] in config.providers]
+    generated = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    try:
+        from contracts import openapi as contract_openapi  # type: ignore[attr-defined]
+    except ImportError:
+        contract_openapi = None
+    if contract_openapi is None or not hasattr(contract_openapi, "build"):
+        # TODO(lead): contracts.openapi.build(providers) is not available yet; FastAPI's generated document
+        # (paths and summaries, no request bodies) stands in until it is.
+        app.openapi_schema = generated
+        return generated
+    models = None if config.guess_tasks else {"huggingface": sorted(config.models)}
+    doc = contract_openapi.build(list(config.providers), models=models, server_url=f"http://{config.host}:{config.port}")
+    paths = doc.setdefault("paths", {})
+    operation_paths = {getattr(r, "path_format", "") for r in provider_routes if not r.path.startswith("/authentication")}
+    for path, item in generated.get("paths", {}).items():
+        if path not in paths and path not in operation_paths:
+            paths[path] = item
+    for name, schema in generated.get("components", {}).get("schemas", {}).items():
+        doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(name, schema)
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,198 @@
+"""The server's configuration: one frozen dataclass, loaded from defaults, a JSON file and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+__all__ = ["Config", "ConfigError", "DEFAULT_MODELS", "PROVIDERS", "load_config", "parse_args"]
+
+PROVIDERS = ("huggingface", "roboflow", "airefinery")
+HF_TASKS = ("image-segmentation", "object-detection")
+
+# The models the seed documents name (seeds 000 and 004).
+DEFAULT_MODELS: Mapping[str, str] = MappingProxyType({
+    "openmmlab/upernet-convnext-small": "image-segmentation",
+    "facebook/mask2former-swin-large-coco-panoptic": "image-segmentation",
+    "facebook/detr-resnet-50": "object-detection",
+})
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used, with a sentence saying why."""
+
+
+def _frozen_map(value: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the mock server's behaviour depends on. Immutable; derive variants with ``dataclasses.replace``.
+
+    ``models`` maps Hugging Face model ids to their task (``image-segmentation`` or ``object-detection``).
+    An id not in the map is served when ``guess_tasks`` is on and its name suggests a task (see
+    ``mockserver._app.guess_task``); otherwise the server answers 404 like the real API.
+    ``created`` fixes AI Refinery's ``created`` field (Unix seconds); None means the server's start time.
+    ``image_dir`` and ``image_urls`` serve Roboflow's ``?image=URL`` locally (by URL basename, or an explicit
+    URL -> file map); ``allow_remote_images`` fetches other URLs, bounded by ``remote_max_bytes`` and
+    ``remote_timeout``.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    seed: int = 0
+    providers: tuple[str, ...] = PROVIDERS
+    models: Mapping[str, str] = field(default_factory=lambda: _frozen_map(DEFAULT_MODELS))
+    guess_tasks: bool = True
+    image_dir: str | None = None
+    image_urls: Mapping[str, str] = field(default_factory=_frozen_map)
+    allow_remote_images: bool = False
+    remote_max_bytes: int = 20_000_000
+    remote_timeout: float = 10.0
+    max_body_bytes: int = 50_000_000
+    max_pixels: int = 50_000_000
+    work_size: int = 128
+    colours: int = 6
+    cache_size: int = 256
+    created: int | None = None
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", _frozen_map(self.models))
+        object.__setattr__(self, "image_urls", _frozen_map(self.image_urls))
+        object.__setattr__(self, "providers", tuple(self.providers))
+        unknown = [p for p in self.providers if p not in PROVIDERS]
+        if unknown:
+            raise ConfigError(f"Unknown provider(s) {', '.join(unknown)}; the mock serves {', '.join(PROVIDERS)}.")
+        if not self.providers:
+            raise ConfigError(f"At least one provider must be enabled; choose among {', '.join(PROVIDERS)}.")
+        for model, task in self.models.items():
+            if task not in HF_TASKS:
+                raise ConfigError(f"Model {model!r} has task {task!r}; a Hugging Face model's task must be one of {', '.join(HF_TASKS)}.")
+        for name in ("workers", "work_size", "colours", "remote_max_bytes", "max_body_bytes", "max_pixels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not 2 <= self.colours <= 64:
+            raise ConfigError(f"colours must lie between 2 and 64, got {self.colours}.")
+        if self.cache_size < 0:
+            raise ConfigError(f"cache_size must be 0 (no cache) or more, got {self.cache_size}.")
+
+    def with_models(self, extra: Mapping[str, str]) -> "Config":
+        return replace(self, models={**self.models, **extra})
+
+    def to_json(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
+        return out
+
+
+_KEYS = {f.name for f in fields(Config)}
+
+
+def from_mapping(data: Mapping[str, Any], base: Config | None = None) -> Config:
+    """A Config from a JSON object's keys (the dataclass's field names); ``models`` merges into the defaults."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"The configuration must be a JSON object, got {type(data).__name__}.")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(f"Unknown configuration key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(_KEYS))}.")
+    base = base or Config()
+    values = dict(data)
+    if "models" in values:
+        values["models"] = {**base.models, **values["models"]}
+    if isinstance(values.get("providers"), str):
+        values["providers"] = _split(values["providers"])
+    return replace(base, **values)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _model_pair(text: str) -> tuple[str, str]:
+    model, sep, task = text.partition("=")
+    if not sep or not model or not task:
+        raise argparse.ArgumentTypeError(f"expected ID=TASK (e.g. facebook/detr-resnet-50=object-detection), got {text!r}")
+    return model.strip(), task.strip()
+
+
+def _url_pair(text: str) -> tuple[str, str]:
+    url, sep, path = text.partition("=")
+    if not sep or not url or not path:
+        raise argparse.ArgumentTypeError(f"expected URL=FILE, got {text!r}")
+    return url.strip(), path.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vision-mock",
+        description="Serve mock Hugging Face, Roboflow and AI Refinery computer-vision APIs, validated against the vision-contracts.",
+    )
+    p.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    p.add_argument("--seed", type=int, help="seed for labels and scores (default 0)")
+    p.add_argument("--config", metavar="FILE", help="JSON file whose keys are Config fields; command-line options win")
+    p.add_argument("--model", metavar="ID=TASK", action="append", type=_model_pair, default=[],
+                   help="serve a Hugging Face model with a task (image-segmentation or object-detection); repeatable")
+    p.add_argument("--no-guess-tasks", action="store_true", help="answer 404 for Hugging Face models not configured, instead of guessing the task from the name")
+    p.add_argument("--providers", help=f"comma-separated providers to serve (default {','.join(PROVIDERS)})")
+    p.add_argument("--image-dir", metavar="DIR", help="serve Roboflow ?image=URL from files in DIR, matched by the URL's basename")
+    p.add_argument("--image-url", metavar="URL=FILE", action="append", type=_url_pair, default=[], help="serve one ?image=URL from a local file; repeatable")
+    p.add_argument("--allow-remote-images", action="store_true", help="fetch other ?image= URLs over the network (off by default: offline, no SSRF)")
+    p.add_argument("--remote-max-bytes", type=int, help="largest remote image fetched (default 20000000)")
+    p.add_argument("--remote-timeout", type=float, help="seconds allowed for a remote image fetch (default 10)")
+    p.add_argument("--created", type=int, help="fixed AI Refinery 'created' Unix time (default: the server's start time)")
+    p.add_argument("--cache-size", type=int, help="responses kept in the LRU response cache (default 256; 0 disables)")
+    p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Config:
+    """A Config from command-line arguments (and the ``--config`` file they name)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return load_config(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+        raise  # unreachable
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    config = Config()
+    if args.config:
+        path = Path(args.config)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the configuration file {path}: {exc.strerror}.") from None
+        except ValueError as exc:
+            raise ConfigError(f"The configuration file {path} is not valid JSON: {exc}.") from None
+        config = from_mapping(data, config)
+    values: dict[str, Any] = {}
+    for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if args.providers is not None:
+        values["providers"] = _split(args.providers)
+    if args.model:
+        values["models"] = {**config.models, **dict(args.model)}
+    if args.image_url:
+        values["image_urls"] = {**config.image_urls, **dict(args.image_url)}
+    if args.no_guess_tasks:
+        values["guess_tasks"] = False
+    if args.allow_remote_images:
+        values["allow_remote_images"] = True
+    if values.get("image_dir") and not os.path.isdir(values["image_dir"]):
+        raise ConfigError(f"--image-dir {values['image_dir']} is not a directory.")
+    return replace(config, **values)
