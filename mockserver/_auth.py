@@ -26,4 +26,4 @@ def token_ok(presented: str | None, accepted: Iterable[str]) -> bool:
     ok = False
     for token in accepted:
         ok |= hmac.compare_digest(given, token.encode("utf-8", "surrogateescape"))
-    return ok and presented is not None
+    return ok and bool(presented)
