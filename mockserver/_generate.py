@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from contracts._images import DEFAULT_MAX_PIXELS, open_image
+from contracts._images import DEFAULT_MAX_PIXELS, ImageError, open_image
 
 __all__ = [
     "Regions",
@@ -114,10 +114,11 @@ def _work_image(data: bytes, work: int, max_pixels: int) -> tuple[Image.Image, t
     size = im.size
     if im.format == "JPEG":
         im.draft("RGB", (work, work))  # decode at 1/2, 1/4 or 1/8 scale: much faster, still >= work
-    im.load()
-    if getattr(im, "n_frames", 1) > 1:
-        im.seek(0)
-    rgb = _to_rgb(im)
+    try:
+        im.load()
+        rgb = _to_rgb(im)
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"expected a complete image, but its pixel data is broken ({exc})") from None
     w, h = rgb.size
     scale = min(1.0, work / max(w, h))
     target = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))) if scale < 1 else (w, h)
@@ -232,21 +233,22 @@ def _png(mask: np.ndarray, size: tuple[int, int]) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _soft(binary: np.ndarray) -> np.ndarray:
-    """A membership probability per work pixel: the binary mask smoothed with a 3x3 box (edges fade)."""
+def _membership(binary: np.ndarray) -> np.ndarray:
+    """A membership probability per work pixel: ``0.5 * (binary + its 3x3 box blur)``.
+
+    Inside a region it is above 0.5 (1 in the interior, lower near the edge), outside below 0.5 (0 away from the
+    region), so thresholding at 0.5 gives the region exactly; higher thresholds erode it, lower ones dilate it.
+    """
     im = Image.fromarray((binary * 255).astype(np.uint8), "L")
     if binary.shape[0] >= 3 and binary.shape[1] >= 3:
         im = im.filter(ImageFilter.BoxBlur(1))
-    return np.asarray(im, dtype=np.float32) / 255.0
+    return 0.5 * binary + np.asarray(im, dtype=np.float32) / 510.0
 
 
 def _binarize(binary: np.ndarray, mask_threshold: float) -> np.ndarray:
-    """Apply ``mask_threshold`` to the smoothed membership: higher thresholds shrink a mask, lower ones grow it."""
-    soft = _soft(binary)
-    out = soft > mask_threshold if mask_threshold > 0 else soft > 0
-    if mask_threshold >= 1:
-        out = soft >= 1
-    return out
+    """Apply ``mask_threshold`` to the membership: 0.5 is the region itself, above erodes, below dilates."""
+    m = _membership(binary)
+    return m >= 1.0 if mask_threshold >= 1 else m > mask_threshold
 
 
 def _label(seed: int, vocabulary: Sequence[str], colour: np.ndarray, taken: set[str]) -> str:
@@ -371,8 +373,8 @@ def roboflow_semantic_segmentation(
 ) -> dict[str, Any]:
     """``{segmentation_mask, class_map, image}``: class id 0 is the background, 1.. the other colour classes.
 
-    A pixel keeps its class only where the class's smoothed membership, as a percentage, reaches ``confidence``
-    (0-100, default 50); elsewhere it falls back to 0. ``class_map`` lists every class of the image.
+    A pixel keeps its class only where the class's membership (see ``_membership``), as a percentage, reaches
+    ``confidence`` (0-100, default 50): up to 50 the whole region, above that its edges fall back to 0. ``class_map`` lists every class of the image.
     """
     r = analyze(data, work=work, colours=colours, max_pixels=max_pixels)
     confidence = float(params.get("confidence", 50)) / 100.0
@@ -383,7 +385,7 @@ def roboflow_semantic_segmentation(
     for class_id, c in enumerate(others, start=1):
         class_map[str(class_id)] = _label(seed, THINGS + STUFF, r.colours[c], taken)
         binary = r.classes == c
-        keep = binary & (_soft(binary) >= confidence) if confidence > 0 else binary
+        keep = binary & (_membership(binary) >= confidence) if confidence > 0.5 else binary
         mask[keep] = class_id
     return {"segmentation_mask": _png(mask, r.size), "class_map": class_map, "image": {"width": r.size[0], "height": r.size[1]}}
 

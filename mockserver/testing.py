@@ -18,7 +18,7 @@ import uvicorn
 from ._app import create_app
 from ._config import Config
 
-__all__ = ["serve"]
+__all__ = ["sample_image", "serve"]
 
 
 @contextlib.contextmanager
@@ -49,3 +49,29 @@ def serve(config: Config | None = None, *, timeout: float = 20.0, **overrides: A
         server.should_exit = True
         thread.join(timeout)
         sock.close()
+
+
+def sample_image(width: int = 96, height: int = 64, *, fmt: str = "PNG", mode: str = "RGB", noise: int = 0, seed: int = 0) -> bytes:
+    """A small synthetic scene as encoded bytes: sky, ground, a sun disc and a red block (distinct colour regions).
+
+    ``noise`` adds uniform per-pixel noise of that amplitude (photo-like); ``mode`` converts before encoding.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (width, height), (70, 130, 200))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([0, height * 2 // 3, width, height], fill=(60, 160, 60))
+    draw.ellipse([width // 6, height // 6, width // 6 + max(1, width // 4), height // 6 + max(1, height // 4)], fill=(230, 190, 40))
+    draw.rectangle([width * 3 // 5, height // 3, width * 4 // 5, height * 3 // 4], fill=(200, 40, 40))
+    if noise:
+        rng = np.random.default_rng(seed)
+        arr = np.asarray(im, dtype=np.int16) + rng.integers(-noise, noise + 1, (height, width, 3))
+        im = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+    if mode != "RGB":
+        im = im.convert(mode)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
