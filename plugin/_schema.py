@@ -1,0 +1,246 @@
+"""A translator from the JSON Schema subset the contracts use to Hypothesis strategies.
+
+Supported keywords: ``$ref`` (through the contracts' ``referencing`` registry, siblings merged), ``type`` (one or a
+list), ``enum``, ``const``, ``minimum``/``maximum`` and their exclusive forms, ``minLength``/``maxLength``,
+``pattern``, ``properties``/``required``, ``additionalProperties`` with ``propertyNames``/``minProperties`` (maps such
+as Roboflow's class_map), ``prefixItems``, ``items``, ``minItems``/``maxItems`` and ``anyOf``. Any other assertion
+keyword raises :class:`UnsupportedSchema`, so a contract that grows a keyword fails loudly instead of producing
+invalid data. Annotations (``description``, ``contentEncoding``...) are ignored.
+
+Strings with a ``pattern`` come from a small table of fast strategies for the patterns the contracts use (a
+``from_regex`` strategy draws one choice per character, which is too slow for the 500 requests/s target), and from
+``st.from_regex(pattern, fullmatch=True)`` for any other pattern. Each table entry is checked against its pattern
+in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import referencing
+from hypothesis import strategies as st
+
+__all__ = ["OMIT", "Translator", "UnsupportedSchema", "merge", "matches", "KNOWN_PATTERNS"]
+
+ANNOTATIONS = frozenset({
+    "$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples", "contentEncoding",
+    "contentMediaType", "deprecated", "readOnly", "writeOnly",
+})
+SUPPORTED = frozenset({
+    "$ref", "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+    "maxLength", "pattern", "properties", "required", "additionalProperties", "propertyNames", "minProperties",
+    "maxProperties", "prefixItems", "items", "minItems", "maxItems", "anyOf",
+}) | ANNOTATIONS
+
+OMIT = object()  # an override value that removes the property
+
+_ALNUM = string.ascii_letters + string.digits
+_NAME_CHARS = _ALNUM + "._-"
+_VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F))
+#: Text for strings the schema leaves free: letters, digits and a little punctuation, no whitespace or controls, so
+#: the value survives query strings, headers and servers that strip whitespace.
+SAFE_TEXT = _ALNUM + "-_.~"
+
+
+def _name(max_size: int = 24) -> st.SearchStrategy[str]:
+    """A repository-style name: an ASCII letter or digit, then letters, digits, '.', '_' or '-'."""
+    return st.builds(lambda a, b: a + b, st.text(_ALNUM, min_size=1, max_size=1), st.text(_NAME_CHARS, max_size=max_size))
+
+
+def _model_id() -> st.SearchStrategy[str]:
+    return st.builds(lambda ns, name: f"{ns}/{name}" if ns else name, st.none() | _name(), _name())
+
+
+#: Fast strategies for the exact patterns the contracts use; each must only produce strings matching its pattern.
+KNOWN_PATTERNS: Mapping[str, Callable[[], st.SearchStrategy[str]]] = MappingProxyType({
+    "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$": _model_id,
+    "^[A-Za-z0-9][A-Za-z0-9._-]*$": _name,
+    "^Bearer:? +[!-~]+$": lambda: st.builds(
+        lambda prefix, token: prefix + token, st.sampled_from(("Bearer ", "Bearer: ")), st.text(_VISIBLE, min_size=1, max_size=40),
+    ),
+    "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$": lambda: st.sampled_from(("true", "false", "True", "FALSE", "1", "0")),
+    "^(0|[1-9][0-9]{0,2})$": lambda: st.integers(0, 999).map(str),
+    "^iVBORw0KGgo[A-Za-z0-9+/]*={0,2}$": lambda: st.just("iVBORw0KGgo="),  # placeholder; masks are drawn separately
+    "^Model .+ is currently loading$": lambda: _model_id().map(lambda m: f"Model {m} is currently loading"),
+    "^https?://[^\\s]+$": lambda: _name().map(lambda n: f"http://127.0.0.1/vision-contracts/{n}"),
+})
+
+
+class UnsupportedSchema(ValueError):
+    """A schema keyword the translator does not handle."""
+
+
+def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Both schemas at once, for the subset used here: ``required`` lists are joined, ``properties`` merged, b wins."""
+    if a is True or b is True:
+        return b if a is True else a
+    out = dict(a)
+    for key, value in b.items():
+        if key == "required":
+            out[key] = list(dict.fromkeys([*a.get("required", []), *value]))
+        elif key == "properties" and "properties" in a:
+            props = dict(a["properties"])
+            for name, sub in value.items():
+                props[name] = merge(props[name], sub) if name in props else sub
+            out[key] = props
+        else:
+            out[key] = value
+    return out
+
+
+def matches(pattern: Sequence[str], parts: Sequence[str | int]) -> bool:
+    """Whether a path (property names and indexes) matches a pointer's tokens, ``*`` matching any one part."""
+    return len(pattern) == len(parts) and all(p == "*" or p == str(q) for p, q in zip(pattern, parts))
+
+
+def tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.strip("/").split("/")) if pointer.strip("/") else ()
+
+
+class Translator:
+    """Turns (sub)schemas into strategies; ``overrides`` maps JSON pointers (``*`` wildcards) to strategies or OMIT."""
+
+    def __init__(self, registry: referencing.Registry, *, overrides: Mapping[str, Any] = MappingProxyType({}), max_items: int = 3):
+        self.registry = registry
+        self.overrides = [(tokens(k), v) for k, v in overrides.items()]
+        self.max_items = max_items
+
+    def resolver(self, base_uri: str) -> referencing.Resolver:
+        return self.registry.resolver(base_uri=base_uri)
+
+    def deref(self, schema: Any, resolver: referencing.Resolver) -> tuple[Any, referencing.Resolver]:
+        """Follow ``$ref`` chains, merging sibling keywords (``required`` joined) over the target."""
+        while isinstance(schema, dict) and "$ref" in schema:
+            resolved = resolver.lookup(schema["$ref"])
+            siblings = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
+            schema, resolver = merge(resolved.contents, siblings) if siblings else resolved.contents, resolved.resolver
+        return schema, resolver
+
+    def override(self, parts: Sequence[str | int]) -> Any:
+        for pattern, value in self.overrides:
+            if matches(pattern, parts):
+                return value
+        return None
+
+    def forced(self, parts: Sequence[str | int]) -> bool:
+        """Whether an override sets a value at or below ``parts``, which must then be present."""
+        n = len(parts)
+        return any(v is not OMIT and len(p) >= n and matches(p[:n], parts) for p, v in self.overrides)
+
+    def strategy(self, schema: Any, resolver: referencing.Resolver, parts: tuple = ()) -> st.SearchStrategy:
+        found = self.override(parts)
+        if found is not None and found is not OMIT:
+            return found
+        schema, resolver = self.deref(schema, resolver)
+        if schema is True or schema == {}:
+            return st.none()
+        if schema is False:
+            raise UnsupportedSchema(f"The schema at {'/'.join(map(str, parts)) or '(root)'} is false, so no value is valid.")
+        unknown = set(schema) - SUPPORTED
+        if unknown:
+            raise UnsupportedSchema(f"The strategies do not support the keywords {sorted(unknown)} (at /{'/'.join(map(str, parts))}).")
+        if "const" in schema:
+            return st.just(schema["const"])
+        if "enum" in schema:
+            return st.sampled_from(schema["enum"])
+        if "anyOf" in schema:
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            return st.one_of([self.strategy(merge(rest, branch) if rest else branch, resolver, parts) for branch in schema["anyOf"]])
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return st.one_of([self.strategy({**schema, "type": k}, resolver, parts) for k in kind])
+        if kind is None:
+            kind = _infer_type(schema)
+        builder = getattr(self, f"_{kind}", None)
+        if builder is None:
+            raise UnsupportedSchema(f"The strategies do not support the type {kind!r}.")
+        return builder(schema, resolver, parts)
+
+    # --- one method per JSON type ----------------------------------------------------------------------------
+
+    def _null(self, schema, resolver, parts):
+        return st.none()
+
+    def _boolean(self, schema, resolver, parts):
+        return st.booleans()
+
+    def _integer(self, schema, resolver, parts):
+        lo, hi = _bounds(schema)
+        lo = None if lo is None else math.ceil(lo) if "exclusiveMinimum" not in schema else math.floor(lo) + 1
+        hi = None if hi is None else math.floor(hi) if "exclusiveMaximum" not in schema else math.ceil(hi) - 1
+        return st.integers(lo, hi)
+
+    def _number(self, schema, resolver, parts):
+        lo, hi = _bounds(schema)
+        floats = st.floats(
+            lo, hi, allow_nan=False, allow_infinity=False,
+            exclude_min="exclusiveMinimum" in schema, exclude_max="exclusiveMaximum" in schema,
+        )
+        return self._integer(schema, resolver, parts) | floats
+
+    def _string(self, schema, resolver, parts):
+        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        pattern = schema.get("pattern")
+        if pattern is None:
+            return st.text(SAFE_TEXT, min_size=lo, max_size=max(lo, min(hi if hi is not None else lo + 24, lo + 24)))
+        known = KNOWN_PATTERNS.get(pattern)
+        base = known() if known else st.from_regex(pattern, fullmatch=True)
+        if lo or hi is not None:
+            base = base.filter(lambda s: lo <= len(s) and (hi is None or len(s) <= hi))
+        return base
+
+    def _object(self, schema, resolver, parts):
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        fixed, optional = {}, {}
+        for name, sub in props.items():
+            found = self.override(parts + (name,))
+            if found is OMIT:
+                continue
+            target = fixed if name in required or self.forced(parts + (name,)) else optional
+            target[name] = self.strategy(sub, resolver, parts + (name,))
+        missing = required - set(props)
+        if missing:
+            raise UnsupportedSchema(f"The schema at /{'/'.join(map(str, parts))} requires {sorted(missing)} without describing them.")
+        extra = schema.get("additionalProperties")
+        if not props and isinstance(extra, dict):
+            keys = self.strategy(merge({"type": "string"}, schema.get("propertyNames", {})), resolver, parts + ("*",))
+            values = self.strategy(extra, resolver, parts + ("*",))
+            lo = schema.get("minProperties", 0)
+            hi = min(schema.get("maxProperties", lo + self.max_items), lo + self.max_items)
+            return st.dictionaries(keys, values, min_size=lo, max_size=hi)
+        return st.fixed_dictionaries(fixed, optional=optional)
+
+    def _array(self, schema, resolver, parts):
+        prefix = [self.strategy(s, resolver, parts + (i,)) for i, s in enumerate(schema.get("prefixItems", []))]
+        items = schema.get("items", True)
+        lo = schema.get("minItems", 0)
+        hi = min(schema.get("maxItems", lo + self.max_items), max(lo, len(prefix)) + self.max_items)
+        if prefix:
+            head = st.tuples(*prefix).map(list)
+            if items is False or len(prefix) >= hi:
+                return head
+            tail = st.lists(self.strategy(items, resolver, parts + ("*",)), max_size=hi - len(prefix))
+            return st.builds(lambda h, t: h + t, head, tail)
+        return st.lists(self.strategy(items, resolver, parts + ("*",)), min_size=lo, max_size=max(lo, hi))
+
+
+def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    lo = schema.get("minimum", schema.get("exclusiveMinimum"))
+    hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+    return lo, hi
+
+
+def _infer_type(schema: Mapping[str, Any]) -> str:
+    if {"properties", "required", "additionalProperties", "propertyNames"} & set(schema):
+        return "object"
+    if {"items", "prefixItems", "minItems", "maxItems"} & set(schema):
+        return "array"
+    if {"pattern", "minLength", "maxLength"} & set(schema):
+        return "string"
+    if {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & set(schema):
+        return "number"
+    raise UnsupportedSchema(f"Cannot tell which type the schema {sorted(schema)} describes; give it a 'type'.")
