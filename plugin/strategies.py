@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from . import _images
-from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png
+from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png  # noqa: F401 (re-exported)
 from ._schema import OMIT, Translator, UnsupportedSchema, merge, tokens
 from ._wire import Wire, to_wire
 

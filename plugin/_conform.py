@@ -1,0 +1,100 @@
+"""``assert_conforms``: one assertion that a provider's answer keeps its contract, for any HTTP client's response.
+
+No pytest import here: the function raises :class:`NonConformingResponse`, an ``AssertionError`` (through
+``contracts.ContractViolation``) that pytest reports like any failed assert, with one block per violation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import contracts
+from contracts import ContractViolation, Report, Violation
+
+__all__ = ["NonConformingResponse", "assert_conforms"]
+
+CONTENT_TYPE_CHECK = "content-type"
+
+
+class NonConformingResponse(ContractViolation):
+    """A response that breaks its contract; ``status`` and ``content_type`` say what was received."""
+
+    def __init__(self, title: str, report: Report, *, status: int, content_type: str | None):
+        super().__init__(title, report)
+        self.status = status
+        self.content_type = content_type
+
+
+def _is_response(value: Any) -> bool:
+    """httpx.Response and requests.Response alike: a status code, headers and a body."""
+    kind = type(value)  # look on the class: httpx raises ResponseNotRead for `content` of an unread stream
+    return hasattr(value, "status_code") and hasattr(value, "headers") and (hasattr(kind, "content") or hasattr(kind, "read"))
+
+
+def _content(response: Any) -> bytes:
+    try:
+        return response.content
+    except Exception:  # httpx raises ResponseNotRead for a streamed response that was not read yet
+        return response.read()
+
+
+def _unpack(response: Any, status: int | None, success: int) -> tuple[Any, int, str | None]:
+    """(body, status, content type or None when there is no response object)."""
+    if _is_response(response):
+        return _content(response), status if status is not None else int(response.status_code), response.headers.get("content-type")
+    return response, status if status is not None else success, None
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _content_type_violation(content_type: str | None) -> Violation | None:
+    if content_type is not None and _is_json(content_type):
+        return None
+    received = content_type if content_type is not None else "no Content-Type header"
+    return Violation(
+        "$", CONTENT_TYPE_CHECK, "a Content-Type of application/json", received,
+        f"$: expected the response to be labelled application/json, but it carries {received}.",
+    )
+
+
+def assert_conforms(
+    response: Any,
+    provider: str,
+    operation: str,
+    *,
+    request: Any = None,
+    status: int | None = None,
+    tolerate: Iterable[str] = (),
+) -> Report:
+    """Assert that ``response`` keeps the contract of ``provider``/``operation``; return the report when it does.
+
+    ``response`` is an ``httpx.Response``, a ``requests.Response`` or a body already parsed (or its bytes/text).
+    For a response object the status comes from it (unless ``status`` is given) and its Content-Type must be JSON;
+    for a body the status defaults to the contract's success status. A success body is checked against the schema
+    and the semantic checks; those that need the request (mask sizes, boxes inside the image, thresholds) run when
+    ``request`` is given: the request image's bytes, the JSON body as sent, or a ``contracts.Request`` (such as a
+    generated one). An error status is checked against the error body the contract gives for it, and a status the
+    contract does not know is itself a violation. ``tolerate`` names checks (``"content-type"`` among them) whose
+    violations become warnings. Raises :class:`NonConformingResponse` (an AssertionError) with one block per
+    violation: its JSON path, what was expected and what was received.
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this frame
+    contract = contracts.get(provider, operation)
+    tolerate = set(tolerate)
+    body, status, content_type = _unpack(response, status, contract.index["success"]["status"])
+    report = contract.validate_response(body, request=request, status=status, tolerate=tolerate - {CONTENT_TYPE_CHECK})
+    found = _content_type_violation(content_type) if _is_response(response) else None
+    if found is not None:
+        found = found.downgraded() if CONTENT_TYPE_CHECK in tolerate else found
+        report = Report([found, *report], report.skipped)
+    if report.errors:
+        count = len(report.errors)
+        title = (
+            f"The {status} response breaks the {provider} {operation} contract "
+            f"({count} violation{'s' if count != 1 else ''}):"
+        )
+        raise NonConformingResponse(title, report, status=status, content_type=content_type)
+    return report
