@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-
 import httpx
 import pytest
 
 from mockserver import Config
 from mockserver.testing import sample_image, serve
-
-CREATED = 1_700_000_000  # a fixed clock for AI Refinery's `created`, so bodies are byte-identical across runs
+from server_support import CREATED
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +46,3 @@ def png():
 @pytest.fixture(scope="session")
 def jpeg():
     return sample_image(120, 90, fmt="JPEG", noise=8)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import contracts
-from conftest import CREATED, b64
+from server_support import CREATED, b64
 from mockserver import Config
 from mockserver.testing import sample_image, serve
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import contracts
-from conftest import b64
+from server_support import b64
 from mockserver import Config
 from mockserver.testing import sample_image, serve
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import contracts
-from conftest import b64
+from server_support import b64
 
 HF_SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"
 HF_DET = "/models/facebook/detr-resnet-50"

@@ -12,12 +12,12 @@ import pytest
 from mockserver import Config
 from mockserver.testing import sample_image, serve
 
-WIDTH, HEIGHT = 120, 80
+from sdk_support import CREATED, HEIGHT, WIDTH
 
 
 @pytest.fixture(scope="session")
 def base_url(tmp_path_factory):
-    with serve(Config(port=0, seed=3, created=1_700_000_000)) as url:
+    with serve(Config(port=0, seed=3, created=CREATED)) as url:
         yield url
 
 

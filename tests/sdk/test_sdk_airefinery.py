@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import HEIGHT, WIDTH
+from sdk_support import HEIGHT, WIDTH
 
 MODEL = "syscv-community/sam-hq-vit-base"
 RED = [int(WIDTH * 0.7), int(HEIGHT * 0.5)]  # inside sample_image's red block

@@ -9,7 +9,7 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
-from conftest import HEIGHT, WIDTH
+from sdk_support import HEIGHT, WIDTH
 
 SEG = "openmmlab/upernet-convnext-small"
 PANOPTIC = "facebook/mask2former-swin-large-coco-panoptic"

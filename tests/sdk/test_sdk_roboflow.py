@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import HEIGHT, WIDTH
+from sdk_support import HEIGHT, WIDTH
 
 
 def _mask(b64: str) -> np.ndarray:
