@@ -4,6 +4,22 @@
     >>> app = create_app(Config(seed=1))
 
 Run it with ``python -m mockserver`` (or ``vision-mock``); in tests, ``mockserver.testing.serve(config)``.
+
+Decisions worth knowing:
+
+- Hugging Face models: the configured ones (``--model ID=TASK``, the seed models by default) are served with
+  their task; another id is served when its name suggests a task (``detr``/``yolo``/... detect, ``seg``/
+  ``mask2former``/``upernet``/... segment; ``--no-guess-tasks`` turns this off), else 404
+  ``{"error": "Model X does not exist. ..."}`` naming how to configure it.
+- AI Refinery's ``created`` is ``Config.created`` (``--created``) or the server's start time, so answers stay
+  byte-identical for the life of a server; ``usage`` counts 32x32 image tiles, prompt points and masks.
+- Responses are cached (LRU, ``--cache-size``) on the request's operation, path, query, content type,
+  credential, body and seed; Hugging Face's ``x-use-cache: false`` computes afresh. The mock's own header
+  ``x-vision-cache: hit|miss`` says which happened.
+- Roboflow ``?image=URL``: served from ``--image-dir`` (by basename) or ``--image-url URL=FILE``; remote fetching
+  only with ``--allow-remote-images`` (bounded by ``--remote-max-bytes`` and ``--remote-timeout``).
+- ``POST /authentication/validate`` answers ``{"organization_id": ...}`` because ``AsyncAIRefinery()`` calls it
+  on construction; ``/__vision__/`` is reserved for the mock's own endpoints (``GET /__vision__/health``).
 """
 
 from ._app import ADMIN_PREFIX, Server, create_app, guess_task
