@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
-from ._images import ImageError, ImageInfo
+from ._images import ImageError, ImageInfo, decode_image_string, open_image
 from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._request import Request, WireError
 
@@ -35,7 +35,9 @@ __all__ = [
     "Violation",
     "WireError",
     "catalog",
+    "decode_image_string",
     "get",
+    "open_image",
     "operations",
 ]
 

@@ -18,7 +18,7 @@ import referencing.jsonschema
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, run_checks
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image, sniff_image
 from ._model import ContractViolation, Report, Skip, Violation, brief
-from ._paths import find, json_path
+from ._paths import find, json_path, resolve
 from ._request import Request, WireError, parse_wire
 
 __all__ = ["Catalog", "Contract", "UnknownOperation"]
@@ -322,3 +322,18 @@ class Contract:
 
     def validate_error_body(self, body: Any, status: int) -> Report:
         return self._validate_error(body, status)
+
+    def error_schema(self, status: int) -> dict[str, Any]:
+        """The error body schema for a status, with a top-level $ref chain followed (KeyError if none)."""
+        ref = self.index["errors"][str(status)]
+        uri = self.uri(ref)
+        node = self.catalog.registry.resolver().lookup(uri).contents
+        while isinstance(node, dict) and set(node) <= {"$ref", "description"} and "$ref" in node:
+            uri = urljoin(uri, node["$ref"])
+            node = self.catalog.registry.resolver().lookup(uri).contents
+        return node
+
+    def request_image(self, request: Request) -> Any:
+        """The image as a request envelope carries it (base64, data URI or URL), found by the index's pointer."""
+        pointer = self.index["image"].get(request.form)
+        return None if pointer is None else resolve(request.instance(), pointer)

@@ -15,7 +15,7 @@ from imaging import b64, jpeg, mask
 EXPECTED_EXPORTS = {
     "CHECKS", "REQUEST_CHECKS", "Catalog", "CheckContext", "Contract", "ContractViolation", "Finding", "ImageError",
     "ImageInfo", "Report", "Request", "RequestFacts", "Severity", "Skip", "UnknownOperation", "Violation",
-    "WireError", "catalog", "get", "operations",
+    "WireError", "catalog", "decode_image_string", "get", "open_image", "operations",
 }
 
 
