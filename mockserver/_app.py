@@ -3,13 +3,13 @@
 ``create_app(config)`` builds the app. State lives on ``app.state.server`` (a :class:`Server`); nothing is kept at
 module level. Every provider route runs :meth:`Server.handle`, the single pipeline:
 
-    read the raw request -> [hook: ``before_operation``] -> pick the operation (HF: by the model's task)
-    -> response cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` -> image bytes
-    (body, or ``?image=URL`` via ``_fetch``) -> [hook: ``before_generate``] -> generate (``_generate``, in a
-    worker thread) -> JSON body and the provider's headers -> cache
+    read the raw request -> journal entry -> pick the operation (HF: by the model's task) -> ``_play.gate``
+    (auth, rate limit, scenarios from the control header or a rule, model loading: may answer here) -> response
+    cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` (the journal's verdict) -> image
+    bytes (body, or ``?image=URL`` via ``_fetch``) -> generate (``_generate``, in a worker thread) -> JSON body and
+    the provider's headers -> cache -> scenarios applied to the answer (``schema-violation``)
 
-The two hooks are where the next issue's provider behaviour (model loading, auth, rate limits, faults, scenarios,
-a request journal) plugs in; today they do nothing.
+The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,6 +38,10 @@ from contracts._images import ImageError, open_image
 from . import _generate
 from ._config import Config
 from ._fetch import FetchError, fetch_image
+from ._journal import Entry, Journal
+from ._play import FaultResponse, gate, violate
+from ._scenarios import Behaviour
+from ._admin import ADMIN_PREFIX, add_rule, admin_router
 from ._wire import (
     JSON_MEDIA_TYPE, RawRequest, RequestTooLarge, error_response, image_bytes, image_value, read_raw,
     reject_status, report_message, wire_violation,
@@ -46,7 +51,6 @@ __all__ = ["ADMIN_PREFIX", "Server", "create_app", "guess_task"]
 
 log = logging.getLogger("mockserver")
 
-ADMIN_PREFIX = "/__vision__"  # reserved for the mock's own endpoints (health today; admin API and journal later)
 CACHE_HEADER = "x-vision-cache"  # the mock's own header: "hit" or "miss"
 
 _GUESSES = (
@@ -97,6 +101,10 @@ class _ResponseCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 @dataclass(frozen=True)
 class Route:
@@ -108,9 +116,6 @@ class Route:
     contracts: tuple[Contract, ...]
 
 
-Hook = Callable[["Server", RawRequest, Any], Awaitable[Response | None]]
-
-
 class Server:
     """The mock's state and its request pipeline. One per app (``app.state.server``)."""
 
@@ -119,14 +124,31 @@ class Server:
         self.started = time.time()
         self.created = config.created if config.created is not None else int(self.started)
         self.cache = _ResponseCache(config.cache_size)
-        self.before_operation: list[Hook] = []  # hooks: (server, raw, route) -> Response | None
-        self.before_generate: list[Hook] = []  # hooks: (server, raw, (contract, envelope)) -> Response | None
+        self.behaviour = Behaviour(config.seed)
+        self.journal = Journal(config.journal_limit)
+        self.configure_behaviour()
         self.generators: Mapping[tuple[str, str], Callable[[bytes, Mapping[str, Any]], Any]] = {
             ("huggingface", "image-segmentation"): self._hf_segmentation,
             ("huggingface", "object-detection"): self._hf_detection,
             ("roboflow", "semantic-segmentation"): self._roboflow,
             ("airefinery", "image-segmentation"): self._airefinery,
         }
+
+    def configure_behaviour(self) -> None:
+        """(Re)apply the configured rate limits, model loading and server-wide scenario rules."""
+        self.behaviour.reset()
+        for provider, rate in self.config.rate_limits.items():
+            self.behaviour.set_rate_limit(provider, int(rate["requests"]), float(rate["seconds"]))
+        for model, spec in self.config.loading.items():
+            self.behaviour.set_loading(model, requests=spec.get("requests"), seconds=spec.get("seconds"))
+        for rule in self.config.scenarios:
+            add_rule(self.behaviour, rule)
+
+    def reset(self) -> None:
+        """Back to the configured state: behaviour, journal and response cache."""
+        self.configure_behaviour()
+        self.journal.clear()
+        self.cache.clear()
 
     # --- generation adapters (pure functions of the image and parameters) ------------------------------------
 
@@ -181,34 +203,75 @@ class Server:
     # --- the pipeline ------------------------------------------------------------------------------------------
 
     async def handle(self, request: StarletteRequest, route: Route) -> Response:
+        """Serve one provider request and record it in the journal, whatever its outcome."""
+        started = time.perf_counter()
         try:
             raw = await read_raw(request, self.config.max_body_bytes)
         except RequestTooLarge as exc:
-            return error_response(route.contracts[0], 413, f"The request body is too large: {exc}.")
-        for hook in self.before_operation:
-            answer = await hook(self, raw, route)
-            if answer is not None:
-                return answer
+            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
+            entry.body_size, entry.body_sha256 = exc.received or exc.limit + 1, None
+            entry.provider = route.provider
+            entry.verdict = {"valid": False, "violations": [f"$.body: {exc}."]}
+            return self._finish(entry, error_response(route.contracts[0], 413, f"The request body is too large: {exc}."), started)
+        entry = self.journal.open(raw.method, raw.path, raw.query.items(), raw.headers.items(), raw.body)
+        entry.provider = route.provider
+        try:
+            response = await self._respond(raw, route, entry)
+        except Exception as exc:  # a bug in the mock: answer in the provider's format, never a bare 500 page
+            log.exception("the mock failed on %s %s", raw.method, raw.path)
+            contract = route.contracts[0]
+            status = 500 if 500 in contract.error_statuses else reject_status(contract)
+            response = error_response(contract, status, f"The mock server failed: {type(exc).__name__}: {exc}.")
+        return self._finish(entry, response, started)
+
+    def _finish(self, entry: Entry, response: Response, started: float) -> Response:
+        entry.status = None if isinstance(response, FaultResponse) else response.status_code
+        entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        return response
+
+    async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
         contract, path_params, error = self.select(route, raw)
         if error is not None:
             return error
         assert contract is not None
+        entry.operation = contract.operation
+        outcome = await gate(self, contract, raw, path_params)
+        entry.scenario = ", ".join(outcome.played) or None
+        if outcome.response is not None:
+            await self._judge(contract, raw, path_params, entry)
+            return outcome.response
         use_cache = _bool_header(raw.header("x-use-cache"), True) if contract.provider == "huggingface" else True
         key = self.cache_key(contract, raw, path_params)
-        if use_cache:
-            hit = self.cache.get(key)
-            if hit is not None:
-                return Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
-        return await self._compute(contract, raw, path_params, key)
+        hit = self.cache.get(key) if use_cache else None
+        if hit is not None:
+            entry.verdict = {"valid": True, "violations": [], "note": "served from the response cache; the identical request was valid"}
+            response = Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
+        else:
+            response = await self._compute(contract, raw, path_params, key, entry)
+        if outcome.after and response.status_code == 200:
+            response = Response(violate(contract, response.body), media_type=JSON_MEDIA_TYPE, headers={
+                k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
+        return response
 
-    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], key: str) -> Response:
-        reject = reject_status(contract)
+    async def _judge(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry):
+        """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
         try:
             envelope = raw.parse(contract, path_params)
         except WireError as exc:
-            v = wire_violation(exc)
-            return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [v])
+            entry.verdict = {"valid": False, "violations": [str(wire_violation(exc))]}
+            return None, exc, None
         report, facts = await run_in_threadpool(contract.check_request, envelope, max_pixels=self.config.max_pixels)
+        entry.form = envelope.form
+        entry.image = None if facts.image is None else {"width": facts.image.width, "height": facts.image.height, "format": facts.image.format}
+        entry.verdict = {"valid": not report.errors, "violations": [str(v) for v in report]}
+        return envelope, report, facts
+
+    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], key: str, entry: Entry) -> Response:
+        reject = reject_status(contract)
+        envelope, report, facts = await self._judge(contract, raw, path_params, entry)
+        if envelope is None:
+            exc = report
+            return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [wire_violation(exc)])
         if report.errors:
             return error_response(contract, reject, report_message(contract, report), report.errors)
         value = image_value(contract, envelope)
@@ -222,10 +285,6 @@ class Server:
             return error_response(contract, reject, str(exc))
         except ImageError as exc:
             return error_response(contract, reject, f"The image at {value!s:.100} is unusable: {exc}.")
-        for hook in self.before_generate:
-            answer = await hook(self, raw, (contract, envelope))
-            if answer is not None:
-                return answer
         generate = self.generators[(contract.provider, contract.operation)]
         started = time.perf_counter()
         try:
@@ -330,9 +389,16 @@ def create_app(config: Config | None = None) -> FastAPI:
             # Not an operation of the contracts: the SDK's AsyncAIRefinery() posts here twice before any call.
             return JSONResponse({"organization_id": "vision-mock", "valid": True})
 
-    @app.get(f"{ADMIN_PREFIX}/health", tags=["vision-mock"], summary="Readiness probe of the mock server")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "providers": list(config.providers), "seed": config.seed, "cached": len(server.cache)}
+    app.include_router(admin_router())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def journal_unrouted(request: StarletteRequest, exc: StarletteHTTPException) -> Response:
+        """Requests no route serves (wrong path or method) still reach the journal: nothing a client sent is lost."""
+        if not request.url.path.startswith(ADMIN_PREFIX):
+            entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
+            entry.status = exc.status_code
+            entry.verdict = {"valid": False, "violations": [f"$: no operation is served at {request.method} {request.url.path}."]}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
     app.add_middleware(_CollapseSlashes)

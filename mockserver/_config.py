@@ -42,6 +42,13 @@ class Config:
     ``image_dir`` and ``image_urls`` serve Roboflow's ``?image=URL`` locally (by URL basename, or an explicit
     URL -> file map); ``allow_remote_images`` fetches other URLs, bounded by ``remote_max_bytes`` and
     ``remote_timeout``.
+
+    Provider behaviour (see the README's scenario list): ``auth`` maps a provider to the tokens it accepts (auth is
+    on for the providers named, off for the others); ``rate_limits`` maps a provider to ``{"requests", "seconds"}``;
+    ``loading`` maps a Hugging Face model id to ``{"requests": N}`` or ``{"seconds": S}`` of 503 "currently
+    loading" answers; ``scenarios`` are server-wide rules ``{"scenario", "params", "provider", "operation", "model",
+    "count", "seconds"}``; ``journal_limit`` bounds the request journal; ``max_wait_seconds`` caps how long
+    ``x-wait-for-model: true`` waits.
     """
 
     host: str = "127.0.0.1"
@@ -63,6 +70,12 @@ class Config:
     cache_size: int = 256
     created: int | None = None
     log_level: str = "info"
+    auth: Mapping[str, tuple[str, ...]] = field(default_factory=_frozen_map)
+    rate_limits: Mapping[str, Mapping[str, float]] = field(default_factory=_frozen_map)
+    loading: Mapping[str, Mapping[str, float]] = field(default_factory=_frozen_map)
+    scenarios: tuple[Mapping[str, Any], ...] = ()
+    journal_limit: int = 1000
+    max_wait_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", _frozen_map(self.models))
@@ -83,6 +96,28 @@ class Config:
             raise ConfigError(f"colours must lie between 2 and 64, got {self.colours}.")
         if self.cache_size < 0:
             raise ConfigError(f"cache_size must be 0 (no cache) or more, got {self.cache_size}.")
+        object.__setattr__(self, "auth", _frozen_map({p: tuple(t) if not isinstance(t, str) else (t,) for p, t in self.auth.items()}))
+        object.__setattr__(self, "rate_limits", _frozen_map(self.rate_limits))
+        object.__setattr__(self, "loading", _frozen_map(self.loading))
+        object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        for provider in [*self.auth, *self.rate_limits]:
+            if provider not in PROVIDERS:
+                raise ConfigError(f"Unknown provider {provider!r} in auth or rate_limits; the mock serves {', '.join(PROVIDERS)}.")
+        for provider, rate in self.rate_limits.items():
+            if not isinstance(rate, Mapping) or set(rate) != {"requests", "seconds"}:
+                raise ConfigError(f"rate_limits[{provider!r}] must be {{\"requests\": N, \"seconds\": S}}, got {rate!r}.")
+        for model, spec in self.loading.items():
+            if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in ("requests", "seconds"):
+                raise ConfigError(f"loading[{model!r}] must be {{\"requests\": N}} or {{\"seconds\": S}}, got {spec!r}.")
+        if self.journal_limit < 1:
+            raise ConfigError(f"journal_limit must be at least 1, got {self.journal_limit}.")
+        if self.max_wait_seconds < 0:
+            raise ConfigError(f"max_wait_seconds must be 0 or more, got {self.max_wait_seconds}.")
+
+    def auth_tokens(self, provider: str) -> tuple[str, ...] | None:
+        """The accepted tokens when auth is on for ``provider``, else None."""
+        tokens = self.auth.get(provider)
+        return tuple(tokens) if tokens else None
 
     def with_models(self, extra: Mapping[str, str]) -> "Config":
         return replace(self, models={**self.models, **extra})
@@ -92,6 +127,13 @@ class Config:
         for f in fields(self):
             value = getattr(self, f.name)
             out[f.name] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
+        out["auth"] = {p: list(t) for p, t in self.auth.items()}
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration for display (admin API, logs): tokens replaced by a count."""
+        out = self.to_json()
+        out["auth"] = {p: f"{len(t)} token(s), redacted" for p, t in self.auth.items()}
         return out
 
 
@@ -132,6 +174,25 @@ def _url_pair(text: str) -> tuple[str, str]:
     return url.strip(), path.strip()
 
 
+def _rate_pair(text: str) -> tuple[str, dict[str, float]]:
+    provider, sep, rate = text.partition("=")
+    count, slash, seconds = rate.partition("/")
+    try:
+        return provider.strip(), {"requests": int(count), "seconds": float(seconds)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PROVIDER=N/SECONDS (e.g. huggingface=10/60), got {text!r}") from None
+
+
+def _loading_pair(text: str) -> tuple[str, dict[str, float]]:
+    model, sep, amount = text.rpartition("=")
+    try:
+        if amount.endswith("s"):
+            return model.strip(), {"seconds": float(amount[:-1])}
+        return model.strip(), {"requests": int(amount)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MODEL=N or MODEL=Ss (e.g. facebook/detr-resnet-50=20s), got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vision-mock",
@@ -153,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote-timeout", type=float, help="seconds allowed for a remote image fetch (default 10)")
     p.add_argument("--created", type=int, help="fixed AI Refinery 'created' Unix time (default: the server's start time)")
     p.add_argument("--cache-size", type=int, help="responses kept in the LRU response cache (default 256; 0 disables)")
+    p.add_argument("--auth", metavar="PROVIDER=TOKEN", action="append", type=_url_pair, default=[],
+                   help="turn auth on for a provider and accept TOKEN (Bearer for huggingface/airefinery, api_key for roboflow); repeatable")
+    p.add_argument("--rate-limit", metavar="PROVIDER=N/SECONDS", action="append", type=_rate_pair, default=[],
+                   help="answer 429 past N requests per SECONDS for a provider; repeatable")
+    p.add_argument("--loading", metavar="MODEL=N|Ss", action="append", type=_loading_pair, default=[],
+                   help="a Hugging Face model answers 503 'currently loading' for N requests (MODEL=3) or S seconds (MODEL=20s); repeatable")
+    p.add_argument("--journal-limit", type=int, help="requests kept in the request journal (default 1000)")
+    p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
     return p
 
@@ -180,7 +249,8 @@ def load_config(args: argparse.Namespace) -> Config:
             raise ConfigError(f"The configuration file {path} is not valid JSON: {exc}.") from None
         config = from_mapping(data, config)
     values: dict[str, Any] = {}
-    for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level"):
+    for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level",
+                 "journal_limit", "max_wait_seconds"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.providers is not None:
@@ -189,6 +259,15 @@ def load_config(args: argparse.Namespace) -> Config:
         values["models"] = {**config.models, **dict(args.model)}
     if args.image_url:
         values["image_urls"] = {**config.image_urls, **dict(args.image_url)}
+    if args.auth:
+        tokens: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in config.auth.items()}
+        for provider, token in args.auth:
+            tokens[provider] = tokens.get(provider, ()) + (token,)
+        values["auth"] = tokens
+    if args.rate_limit:
+        values["rate_limits"] = {**config.rate_limits, **dict(args.rate_limit)}
+    if args.loading:
+        values["loading"] = {**config.loading, **dict(args.loading)}
     if args.no_guess_tasks:
         values["guess_tasks"] = False
     if args.allow_remote_images:

@@ -1,0 +1,142 @@
+"""The admin API under the reserved prefix ``/__vision__``: scenarios, model loading, rate limits, the request
+journal and a reset. It never collides with provider paths (no provider path starts with ``/__``) and is listed in
+``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from ._scenarios import SCENARIOS, Behaviour, ScenarioError, make_spec
+
+__all__ = ["ADMIN_PREFIX", "add_rule", "admin_router"]
+
+ADMIN_PREFIX = "/__vision__"
+
+
+class RuleIn(BaseModel):
+    """A server-wide scenario for matching requests, for ``count`` requests and/or ``seconds``; without either it
+    stays until removed."""
+
+    scenario: str = Field(description="one of the scenario names listed by GET /__vision__/scenarios")
+    params: dict[str, float] = Field(default_factory=dict)
+    provider: Literal["huggingface", "roboflow", "airefinery"] | None = None
+    operation: str | None = None
+    model: str | None = Field(None, description="Hugging Face model id, or 'dataset/version' for Roboflow")
+    count: int | None = Field(None, ge=1)
+    seconds: float | None = Field(None, gt=0)
+
+
+class LoadingIn(BaseModel):
+    model: str
+    requests: int | None = Field(None, ge=1)
+    seconds: float | None = Field(None, gt=0)
+
+
+class RateLimitIn(BaseModel):
+    provider: Literal["huggingface", "roboflow", "airefinery"]
+    requests: int = Field(ge=1)
+    seconds: float = Field(gt=0)
+
+
+def add_rule(behaviour: Behaviour, rule: Mapping[str, Any]):
+    """Add a rule from its JSON form (config file or admin API); raises ScenarioError with a clear sentence."""
+    known = {"scenario", "params", "provider", "operation", "model", "count", "seconds"}
+    unknown = set(rule) - known
+    if unknown:
+        raise ScenarioError(f"A scenario rule takes the keys {sorted(known)}, got {sorted(unknown)}.")
+    if "scenario" not in rule:
+        raise ScenarioError("A scenario rule needs a 'scenario' name.")
+    spec = make_spec(str(rule["scenario"]), rule.get("params") or {})
+    return behaviour.add_rule(spec, provider=rule.get("provider"), operation=rule.get("operation"), model=rule.get("model"),
+                              count=rule.get("count"), seconds=rule.get("seconds"))
+
+
+def _server(request: Request):
+    return request.app.state.server
+
+
+def admin_router() -> APIRouter:
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["vision-mock admin"])
+
+    @router.get("/health", summary="Readiness probe")
+    async def health(request: Request) -> dict[str, Any]:
+        server = _server(request)
+        return {"status": "ok", "providers": list(server.config.providers), "seed": server.config.seed, "cached": len(server.cache)}
+
+    @router.get("/config", summary="The server's configuration (tokens redacted)")
+    async def config(request: Request) -> dict[str, Any]:
+        return _server(request).config.describe()
+
+    @router.get("/scenarios", summary="The scenario catalogue, the active rules, model loading and rate limits")
+    async def scenarios(request: Request) -> dict[str, Any]:
+        behaviour = _server(request).behaviour
+        return {
+            "catalogue": {name: {"description": d, "params": dict(p)} for name, (d, p) in SCENARIOS.items()},
+            "rules": [r.as_dict() for r in behaviour.rules()],
+            "loading": behaviour.loading(),
+            "rate_limits": behaviour.rate_limits(),
+        }
+
+    @router.post("/scenarios", status_code=201, summary="Add a server-wide scenario rule")
+    async def add_scenario(request: Request, rule: RuleIn) -> dict[str, Any]:
+        try:
+            return add_rule(_server(request).behaviour, rule.model_dump(exclude_none=True)).as_dict()
+        except ScenarioError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @router.delete("/scenarios", summary="Remove every scenario rule")
+    async def clear_scenarios(request: Request) -> dict[str, int]:
+        behaviour = _server(request).behaviour
+        removed = 0
+        for rule in behaviour.rules():
+            removed += behaviour.remove_rule(rule.id)
+        return {"removed": removed}
+
+    @router.delete("/scenarios/{rule_id}", summary="Remove one scenario rule")
+    async def remove_scenario(request: Request, rule_id: int) -> dict[str, int]:
+        if not _server(request).behaviour.remove_rule(rule_id):
+            raise HTTPException(404, f"No scenario rule has the id {rule_id}.")
+        return {"removed": 1}
+
+    @router.post("/loading", status_code=201, summary="Make a Hugging Face model 'load' for N requests or S seconds")
+    async def loading(request: Request, body: LoadingIn) -> dict[str, Any]:
+        behaviour = _server(request).behaviour
+        try:
+            behaviour.set_loading(body.model, requests=body.requests, seconds=body.seconds)
+        except ScenarioError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"loading": behaviour.loading()}
+
+    @router.post("/rate-limits", status_code=201, summary="Limit a provider to N requests per S seconds")
+    async def rate_limit(request: Request, body: RateLimitIn) -> dict[str, Any]:
+        behaviour = _server(request).behaviour
+        behaviour.set_rate_limit(body.provider, body.requests, body.seconds)
+        return {"rate_limits": behaviour.rate_limits()}
+
+    @router.get("/journal", summary="The request journal, oldest first, filtered")
+    async def journal(
+        request: Request,
+        provider: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        valid: bool | None = None,
+        path: str | None = Query(None, description="a path prefix"),
+        limit: int = Query(1000, ge=1, le=100_000),
+    ) -> dict[str, Any]:
+        j = _server(request).journal
+        entries = j.entries(provider=provider, operation=operation, status=status, valid=valid, path=path)
+        return {**j.summary(), "matched": len(entries), "entries": [e.as_dict() for e in entries[-limit:]]}
+
+    @router.delete("/journal", summary="Clear the request journal")
+    async def clear_journal(request: Request) -> dict[str, int]:
+        return {"removed": _server(request).journal.clear()}
+
+    @router.post("/reset", summary="Back to the configured state: rules, loading, rate limits, journal and cache")
+    async def reset(request: Request) -> dict[str, str]:
+        _server(request).reset()
+        return {"status": "reset"}
+
+    return router
