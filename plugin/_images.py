@@ -108,24 +108,30 @@ def encode(im: Image.Image, fmt: str, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
+def _rectangle(packed: int, area: int) -> tuple[int, int, int]:
+    rest, a = divmod(packed, area)
+    colour, b = divmod(rest, area)
+    return a, b, colour
+
+
 @st.composite
 def _samples(draw, pairs: list[tuple[str, str]], min_size: int, max_size: int) -> ImageSample:
     """Few Hypothesis choices per image (about ten), since each choice costs more than encoding a small image."""
-    fmt, mode = draw(st.sampled_from(pairs)) if len(pairs) > 1 else pairs[0]
+    fmt, mode = pairs[draw(st.integers(0, len(pairs) - 1))] if len(pairs) > 1 else pairs[0]
     width = draw(st.integers(min_size, max_size))
     height = draw(st.integers(min_size, max_size))
     colour = _colour(mode)
     background = draw(colour)
-    corner = st.integers(0, width * height - 1)
-    rectangles = [(draw(corner), draw(corner), draw(colour)) for _ in range(draw(st.integers(0, 3)))]
+    area, colours = width * height, _CHANNEL_MAX.get(mode, 2 ** (8 * len(mode)) - 1) + 1
+    packed = st.integers(0, area * area * colours - 1)  # one choice per rectangle: two corners and a colour
+    rectangles = [_rectangle(draw(packed), area) for _ in range(draw(st.integers(0, 3)))]
     palette = None
     if mode == "P":
         palette = [draw(_colour("RGB")) for _ in range(draw(st.integers(1, 4)))]
         background %= len(palette)
         rectangles = [(a, b, c % len(palette)) for a, b, c in rectangles]
-    quality = draw(st.sampled_from((90, 75, 50))) if fmt != "PNG" else 90
     im = _render(mode, (width, height), background, rectangles, palette)
-    return ImageSample(encode(im, fmt, quality), width, height, fmt, mode)
+    return ImageSample(encode(im, fmt), width, height, fmt, mode)
 
 
 def image_infos(

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import referencing
 from hypothesis import strategies as st
 
-__all__ = ["OMIT", "Translator", "UnsupportedSchema", "merge", "matches", "KNOWN_PATTERNS"]
+__all__ = ["OMIT", "Translator", "UnsupportedSchema", "merge", "matches", "pick", "KNOWN_PATTERNS"]
 
 ANNOTATIONS = frozenset({
     "$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples", "contentEncoding",
@@ -46,27 +46,35 @@ SAFE_TEXT = _ALNUM + "-_.~"
 
 
 def _name(max_size: int = 24) -> st.SearchStrategy[str]:
-    """A repository-style name: an ASCII letter or digit, then letters, digits, '.', '_' or '-'."""
-    return st.builds(lambda a, b: a + b, st.text(_ALNUM, min_size=1, max_size=1), st.text(_NAME_CHARS, max_size=max_size))
+    """A repository-style name (one Hypothesis choice): an ASCII letter or digit, then letters, digits, '.', '_', '-'."""
+    return st.text(_NAME_CHARS, max_size=max_size).map(lambda s: s if s[:1].isalnum() else "m" + s)
 
 
 def _model_id() -> st.SearchStrategy[str]:
-    return st.builds(lambda ns, name: f"{ns}/{name}" if ns else name, st.none() | _name(), _name())
+    """``namespace/name`` or a bare ``name`` (two choices; an empty namespace draw means none)."""
+    namespace = st.text(_NAME_CHARS, max_size=16)
+    return st.tuples(namespace, _name()).map(
+        lambda p: f"{p[0] if p[0][:1].isalnum() else 'm' + p[0]}/{p[1]}" if p[0] else p[1]
+    )
 
 
 #: Fast strategies for the exact patterns the contracts use; each must only produce strings matching its pattern.
 KNOWN_PATTERNS: Mapping[str, Callable[[], st.SearchStrategy[str]]] = MappingProxyType({
     "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$": _model_id,
     "^[A-Za-z0-9][A-Za-z0-9._-]*$": _name,
-    "^Bearer:? +[!-~]+$": lambda: st.builds(
-        lambda prefix, token: prefix + token, st.sampled_from(("Bearer ", "Bearer: ")), st.text(_VISIBLE, min_size=1, max_size=40),
-    ),
-    "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$": lambda: st.sampled_from(("true", "false", "True", "FALSE", "1", "0")),
+    "^Bearer:? +[!-~]+$": lambda: st.text(_VISIBLE, min_size=1, max_size=40).map(lambda token: "Bearer " + token),
+    "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$": lambda: pick(("true", "false", "True", "FALSE", "1", "0")),
     "^(0|[1-9][0-9]{0,2})$": lambda: st.integers(0, 999).map(str),
     "^iVBORw0KGgo[A-Za-z0-9+/]*={0,2}$": lambda: st.just("iVBORw0KGgo="),  # placeholder; masks are drawn separately
     "^Model .+ is currently loading$": lambda: _model_id().map(lambda m: f"Model {m} is currently loading"),
     "^https?://[^\\s]+$": lambda: _name().map(lambda n: f"http://127.0.0.1/vision-contracts/{n}"),
 })
+
+
+def pick(values: Sequence[Any]) -> st.SearchStrategy:
+    """Like ``st.sampled_from`` (shrinking to the first value), as one plain integer choice, which draws faster."""
+    values = list(values)
+    return st.integers(0, len(values) - 1).map(values.__getitem__) if len(values) > 1 else st.just(values[0])
 
 
 class UnsupportedSchema(ValueError):
@@ -145,7 +153,7 @@ class Translator:
         if "const" in schema:
             return st.just(schema["const"])
         if "enum" in schema:
-            return st.sampled_from(schema["enum"])
+            return pick(schema["enum"])
         if "anyOf" in schema:
             rest = {k: v for k, v in schema.items() if k != "anyOf"}
             return st.one_of([self.strategy(merge(rest, branch) if rest else branch, resolver, parts) for branch in schema["anyOf"]])
@@ -179,7 +187,7 @@ class Translator:
             lo, hi, allow_nan=False, allow_infinity=False,
             exclude_min="exclusiveMinimum" in schema, exclude_max="exclusiveMaximum" in schema,
         )
-        return self._integer(schema, resolver, parts) | floats
+        return floats  # one choice per number; integral values still appear as 0.0, 1.0...
 
     def _string(self, schema, resolver, parts):
         lo, hi = schema.get("minLength", 0), schema.get("maxLength")
@@ -212,7 +220,9 @@ class Translator:
             lo = schema.get("minProperties", 0)
             hi = min(schema.get("maxProperties", lo + self.max_items), lo + self.max_items)
             return st.dictionaries(keys, values, min_size=lo, max_size=hi)
-        return st.fixed_dictionaries(fixed, optional=optional)
+        if not optional:
+            return st.fixed_dictionaries(fixed)
+        return _with_optional(st.fixed_dictionaries(fixed), tuple(optional.items()))
 
     def _array(self, schema, resolver, parts):
         prefix = [self.strategy(s, resolver, parts + (i,)) for i, s in enumerate(schema.get("prefixItems", []))]
@@ -226,6 +236,17 @@ class Translator:
             tail = st.lists(self.strategy(items, resolver, parts + ("*",)), max_size=hi - len(prefix))
             return st.builds(lambda h, t: h + t, head, tail)
         return st.lists(self.strategy(items, resolver, parts + ("*",)), min_size=lo, max_size=max(lo, hi))
+
+
+@st.composite
+def _with_optional(draw, fixed: st.SearchStrategy, optional: tuple) -> dict[str, Any]:
+    """The required properties, then the optional ones a single drawn bitmask selects (one choice, shrinking to none)."""
+    out = draw(fixed)
+    mask = draw(st.integers(0, 2 ** len(optional) - 1))
+    for i, (name, strategy) in enumerate(optional):
+        if mask >> i & 1:
+            out[name] = draw(strategy)
+    return out
 
 
 def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, float | None]:

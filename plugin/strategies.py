@@ -35,7 +35,7 @@ from PIL import Image
 
 from . import _images
 from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png  # noqa: F401 (re-exported)
-from ._schema import OMIT, Translator, UnsupportedSchema, merge, tokens
+from ._schema import OMIT, Translator, UnsupportedSchema, merge, pick, tokens
 from ._wire import Wire, to_wire
 
 __all__ = [
@@ -142,6 +142,7 @@ class _Shape:
         self.schema = self._form_schema(contract.request_schema)
         self.image_pointer = contract.index["image"].get(self.name)
         self.image_parts = tokens(self.image_pointer) if self.image_pointer else None
+        self.data_uri = self.allows_data_uri()
 
     def _form_schema(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         """The envelope schema with the ``allOf``/``if``/``then`` branch of this form merged in."""
@@ -268,7 +269,7 @@ def _valid_request(draw, shape: _Shape, sections: Mapping[str, st.SearchStrategy
         elif shape.encoding in ("raw", "multipart"):
             image_value = _image_string(sample, False)
         else:
-            image_value = _image_string(sample, draw(st.booleans()) if shape.allows_data_uri() else False)
+            image_value = _image_string(sample, shape.data_uri and draw(st.booleans()))
         envelope = _set(envelope, shape.image_parts, image_value)
     for check in shape.contract.index.get("request_checks", []):
         fit = REQUEST_FITS.get(check)
@@ -277,7 +278,7 @@ def _valid_request(draw, shape: _Shape, sections: Mapping[str, st.SearchStrategy
     headers = dict(envelope["headers"] or {})
     choices = CONTENT_TYPES.get(shape.encoding)
     if choices and "content-type" not in headers:
-        content_type = draw(st.sampled_from(choices))
+        content_type = draw(pick(choices))
         if content_type is not None:
             headers["content-type"] = content_type.format(media=sample.media_type)
     return GeneratedRequest(

