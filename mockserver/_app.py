@@ -173,6 +173,10 @@ class Server:
     def select(self, route: Route, raw: RawRequest) -> tuple[Contract | None, dict[str, Any], Response | None]:
         """The operation a request on this route asks for, its path parameters, or an error response."""
         params = dict(raw.path_params)
+        if route.provider == "roboflow" and self.config.roboflow_models:
+            model = f"{params.get('dataset')}/{params.get('version')}"
+            if model not in self.config.roboflow_models:
+                return None, params, error_response(route.contracts[0], 404, "Not Found")
         if route.provider != "huggingface":
             return route.contracts[0], params, None
         model = str(params.get("model_id", "")).strip("/")

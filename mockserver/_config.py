@@ -48,7 +48,8 @@ class Config:
     ``loading`` maps a Hugging Face model id to ``{"requests": N}`` or ``{"seconds": S}`` of 503 "currently
     loading" answers; ``scenarios`` are server-wide rules ``{"scenario", "params", "provider", "operation", "model",
     "count", "seconds"}``; ``journal_limit`` bounds the request journal; ``max_wait_seconds`` caps how long
-    ``x-wait-for-model: true`` waits.
+    ``x-wait-for-model: true`` waits; ``roboflow_models`` ("dataset/version" ids), when given, makes every other
+    Roboflow model answer 404 {"detail": "Not Found"}.
     """
 
     host: str = "127.0.0.1"
@@ -76,6 +77,7 @@ class Config:
     scenarios: tuple[Mapping[str, Any], ...] = ()
     journal_limit: int = 1000
     max_wait_seconds: float = 30.0
+    roboflow_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", _frozen_map(self.models))
@@ -100,6 +102,7 @@ class Config:
         object.__setattr__(self, "rate_limits", _frozen_map(self.rate_limits))
         object.__setattr__(self, "loading", _frozen_map(self.loading))
         object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        object.__setattr__(self, "roboflow_models", tuple(self.roboflow_models))
         for provider in [*self.auth, *self.rate_limits]:
             if provider not in PROVIDERS:
                 raise ConfigError(f"Unknown provider {provider!r} in auth or rate_limits; the mock serves {', '.join(PROVIDERS)}.")
@@ -220,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer 429 past N requests per SECONDS for a provider; repeatable")
     p.add_argument("--loading", metavar="MODEL=N|Ss", action="append", type=_loading_pair, default=[],
                    help="a Hugging Face model answers 503 'currently loading' for N requests (MODEL=3) or S seconds (MODEL=20s); repeatable")
+    p.add_argument("--roboflow-model", metavar="DATASET/VERSION", action="append", default=[],
+                   help="serve only these Roboflow models (others get 404 Not Found); repeatable")
     p.add_argument("--journal-limit", type=int, help="requests kept in the request journal (default 1000)")
     p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
@@ -268,6 +273,8 @@ def load_config(args: argparse.Namespace) -> Config:
         values["rate_limits"] = {**config.rate_limits, **dict(args.rate_limit)}
     if args.loading:
         values["loading"] = {**config.loading, **dict(args.loading)}
+    if args.roboflow_model:
+        values["roboflow_models"] = tuple(config.roboflow_models) + tuple(args.roboflow_model)
     if args.no_guess_tasks:
         values["guess_tasks"] = False
     if args.allow_remote_images:

@@ -1,0 +1,38 @@
+"""A live mock server with auth, rate limits and model loading configured, reset before each test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AIR_SILENT", "1")
+os.environ.pop("HF_HUB_OFFLINE", None)
+
+import httpx
+import pytest
+
+from mockserver import Config
+from mockserver.testing import sample_image, serve
+
+HF_TOKEN = "hf_behaviour_token"
+RF_KEY = "rf_behaviour_key"
+AIR_KEY = "air_behaviour_key"
+
+
+@pytest.fixture(scope="session")
+def live():
+    config = Config(port=0, seed=1, created=1_760_000_000, max_wait_seconds=5.0,
+                    auth={"huggingface": (HF_TOKEN,), "roboflow": (RF_KEY,), "airefinery": (AIR_KEY,)},
+                    roboflow_models=("street-scenes/4",))
+    with serve(config) as url:
+        yield url
+
+
+@pytest.fixture()
+def base_url(live):
+    httpx.post(f"{live}/__vision__/reset").raise_for_status()
+    return live
+
+
+@pytest.fixture(scope="session")
+def png():
+    return sample_image(64, 48)
