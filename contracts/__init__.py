@@ -14,6 +14,7 @@ from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
 from ._images import ImageError, ImageInfo, decode_image_string, open_image
 from ._model import ContractViolation, Report, Severity, Skip, Violation
+from ._paths import find, json_path
 from ._request import Request, WireError
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "WireError",
     "catalog",
     "decode_image_string",
+    "find",
     "get",
+    "json_path",
     "open_image",
     "operations",
 ]

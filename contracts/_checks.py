@@ -52,6 +52,7 @@ class CheckContext:
     request: Mapping[str, Any] | None = None
     image_pointer: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    decode_pixels: bool = True
     _masks: dict[tuple, Image.Image | ImageError] = field(default_factory=dict, repr=False)
 
     def find(self, location: str) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -324,7 +325,7 @@ def request_image(ctx: CheckContext) -> Iterator[Finding]:
         if not isinstance(value, str) or (parts and parts[0] == "query"):
             continue
         try:
-            info = open_image(decode_image_string(value), max_pixels=ctx.max_pixels)
+            info = open_image(decode_image_string(value), max_pixels=ctx.max_pixels, load=ctx.decode_pixels)
         except ImageError as exc:
             yield Finding(tuple(parts), "a base64-encoded image Pillow can decode", brief(value), f"The request image is unusable: {exc}.")
         else:

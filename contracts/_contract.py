@@ -211,8 +211,13 @@ class Contract:
             return self.parse_request(request.encode("utf-8"), content_type="text/plain")
         raise TypeError(f"Expected a Request, a JSON body (dict), bytes or a str, got {type(request).__name__}.")
 
-    def check_request(self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Report, RequestFacts]:
-        """Validate a request and return its report with the facts the response checks need."""
+    def check_request(
+        self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, decode_pixels: bool = True
+    ) -> tuple[Report, RequestFacts]:
+        """Validate a request and return its report with the facts the response checks need.
+
+        ``decode_pixels=False`` reads only the image's header (size, mode): for callers that decode the pixels
+        themselves anyway, as the mock server does, so a truncated image is still caught once."""
         try:
             envelope = self._envelope(request)
         except WireError as exc:
@@ -221,7 +226,7 @@ class Contract:
         violations = self._request_validator.violations(instance)
         ctx = CheckContext(
             body=instance, locations={}, image_pointer=self.index["image"].get(envelope.form),
-            max_pixels=max_pixels, image_note="the request image could not be decoded",
+            max_pixels=max_pixels, image_note="the request image could not be decoded", decode_pixels=decode_pixels,
         )
         found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx) if not violations else ([], [])
         report = Report(violations + found, skipped)

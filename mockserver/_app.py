@@ -264,7 +264,7 @@ class Server:
         except WireError as exc:
             entry.verdict = {"valid": False, "violations": [str(wire_violation(exc))]}
             return None, exc, None
-        report, facts = await run_in_threadpool(contract.check_request, envelope, max_pixels=self.config.max_pixels)
+        report, facts = await run_in_threadpool(contract.check_request, envelope, max_pixels=self.config.max_pixels, decode_pixels=False)
         entry.form = envelope.form
         entry.image = None if facts.image is None else {"width": facts.image.width, "height": facts.image.height, "format": facts.image.format}
         entry.verdict = {"valid": not report.errors, "violations": [str(v) for v in report]}

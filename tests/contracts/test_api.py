@@ -15,7 +15,7 @@ from imaging import b64, jpeg, mask
 EXPECTED_EXPORTS = {
     "CHECKS", "REQUEST_CHECKS", "Catalog", "CheckContext", "Contract", "ContractViolation", "Finding", "ImageError",
     "ImageInfo", "Report", "Request", "RequestFacts", "Severity", "Skip", "UnknownOperation", "Violation",
-    "WireError", "catalog", "decode_image_string", "get", "open_image", "operations",
+    "WireError", "catalog", "decode_image_string", "find", "get", "json_path", "open_image", "operations",
 }
 
 
@@ -109,3 +109,12 @@ def test_wire_that_fits_no_form():
     assert [v.check for v in report] == ["request-image"]
     with pytest.raises(contracts.WireError, match="not valid JSON"):
         c.parse_request(b"{not json", content_type="application/json")
+
+
+def test_truncated_request_image_is_caught_by_a_full_decode():
+    c = contracts.get("huggingface", "object-detection")
+    data = jpeg(64, 64)[:-200]
+    report = c.validate_request({"inputs": b64(data)})
+    assert [v.check for v in report] == ["request-image"] and "broken" in report[0].message
+    header_only, facts = c.check_request({"inputs": b64(data)}, decode_pixels=False)
+    assert header_only == [] and facts.image.size == (64, 64)
