@@ -32,6 +32,8 @@ from PIL import Image, ImageFilter
 
 from contracts._images import DEFAULT_MAX_PIXELS, ImageError, open_image
 
+from ._png import encode_upsampled
+
 __all__ = [
     "Regions",
     "analyze",
@@ -224,13 +226,8 @@ def analyze(data: bytes, *, work: int = 128, colours: int = 6, max_pixels: int =
 # --- masks -------------------------------------------------------------------------------------------------
 
 def _png(mask: np.ndarray, size: tuple[int, int]) -> str:
-    """A uint8 work-grid mask upsampled (NEAREST) to ``size``, as base64 of a mode-L PNG."""
-    im = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), "L")
-    if im.size != size:
-        im = im.resize(size, Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", compress_level=1)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    """A uint8 work-grid mask upsampled (NEAREST) to ``size``, as base64 of a mode-L PNG (see ``_png``)."""
+    return base64.b64encode(encode_upsampled(mask, size)).decode("ascii")
 
 
 def _membership(binary: np.ndarray) -> np.ndarray:
@@ -247,6 +244,8 @@ def _membership(binary: np.ndarray) -> np.ndarray:
 
 def _binarize(binary: np.ndarray, mask_threshold: float) -> np.ndarray:
     """Apply ``mask_threshold`` to the membership: 0.5 is the region itself, above erodes, below dilates."""
+    if mask_threshold == 0.5:
+        return binary  # exactly the region: the membership is > 0.5 inside it and <= 0.5 outside (see _membership)
     m = _membership(binary)
     return m >= 1.0 if mask_threshold >= 1 else m > mask_threshold
 

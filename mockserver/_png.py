@@ -1,0 +1,244 @@
+"""Fast PNG encoding of masks that are a small label map upsampled with NEAREST (numpy and zlib only).
+
+``encode_upsampled(small, size)`` gives a PNG (8-bit greyscale, mode "L") whose pixels are exactly those of
+``Image.fromarray(small, "L").resize(size, NEAREST)`` (the index maps are Pillow's own, read from resizing an index
+ramp), without building the full image or running a general-purpose compressor over it:
+
+- an upsampled mask repeats rows, so the scanlines are runs of equal rows: the first row of a run is written
+  with PNG filter 0 ("None"), the rest with filter 2 ("Up"), which makes them all zeros;
+- a row is a few runs of equal bytes. The zlib stream is one fixed-Huffman deflate block written directly from
+  those runs: each run is a literal and then length/distance-1 copies; each group of zero rows is ``2 0`` and
+  copies of the previous bytes (distance 1 within the row, distance ``W + 1`` for the following rows). All of it
+  is built with numpy, and the Adler-32 is computed in closed form from the same runs.
+
+Everything is a pure function of the mask: nothing is cached across calls except size-only tables (Pillow's
+index maps per (source, target) length), so the same mask always gives the same bytes. Widths below 3 or above
+32767 (beyond deflate's 32 KiB window) take a plain ``zlib.compress`` path instead.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["encode_upsampled", "nearest_indices"]
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IEND = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, "fastest" level hint (0x7801 % 31 == 0)
+_ADLER = 65521
+_MAX_MATCH = 258
+_MAX_DISTANCE = 32768
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+@lru_cache(maxsize=256)
+def nearest_indices(src: int, dst: int) -> np.ndarray:
+    """For each of ``dst`` output positions, the source index Pillow's NEAREST resize reads (one axis).
+
+    Pillow's nearest-neighbour scaling is separable (an affine map sampled at pixel centres), so resizing a
+    1-pixel-high ramp ``0..src-1`` gives exactly the columns (or rows) it picks.
+    """
+    ramp = Image.fromarray(np.arange(src, dtype=np.int32).reshape(1, src), "I")
+    out = np.asarray(ramp.resize((dst, 1), Image.Resampling.NEAREST), dtype=np.int64).reshape(dst)
+    out.flags.writeable = False
+    return out
+
+
+# --- fixed-Huffman tables (RFC 1951, 3.2.6), as (bits already reversed for LSB-first packing, bit count) ---------
+
+def _reverse(code: int, n: int) -> int:
+    return int(format(code, f"0{n}b")[::-1], 2)
+
+
+def _literal_table() -> tuple[np.ndarray, np.ndarray]:
+    bits = np.zeros(256, np.uint64)
+    n = np.zeros(256, np.int64)
+    for v in range(256):
+        code, k = (0x30 + v, 8) if v < 144 else (0x190 + v - 144, 9)
+        bits[v], n[v] = _reverse(code, k), k
+    return bits, n
+
+
+_LEN_BASE = (3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258)
+_LEN_EXTRA = (0,) * 8 + (1,) * 4 + (2,) * 4 + (3,) * 4 + (4,) * 4 + (5,) * 4 + (0,)
+_DIST_BASE = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
+              4097, 6145, 8193, 12289, 16385, 24577)
+_DIST_EXTRA = (0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13)
+
+
+def _length_table() -> tuple[np.ndarray, np.ndarray]:
+    """Index = match length (3..258): the length symbol's code followed by its extra bits."""
+    bits = np.zeros(_MAX_MATCH + 1, np.uint64)
+    n = np.zeros(_MAX_MATCH + 1, np.int64)
+    for length in range(3, _MAX_MATCH + 1):
+        i = max(j for j, base in enumerate(_LEN_BASE) if base <= length) if length < 258 else 28
+        sym = 257 + i
+        code, k = (sym - 256, 7) if sym < 280 else (0xC0 + sym - 280, 8)
+        bits[length] = _reverse(code, k) | ((length - _LEN_BASE[i]) << k)
+        n[length] = k + _LEN_EXTRA[i]
+    return bits, n
+
+
+def _distance(d: int) -> tuple[int, int]:
+    """A distance's 5-bit code followed by its extra bits."""
+    i = max(j for j, base in enumerate(_DIST_BASE) if base <= d)
+    return _reverse(i, 5) | ((d - _DIST_BASE[i]) << 5), 5 + _DIST_EXTRA[i]
+
+
+_LIT_BITS, _LIT_N = _literal_table()
+_LEN_BITS, _LEN_N = _length_table()
+
+
+def _copies(length: np.ndarray) -> np.ndarray:
+    """Split copy lengths (each >= 3) into deflate match lengths (3..258), in order; returns the flat lengths
+    and, per input, how many matches it became."""
+    q, r = np.divmod(length, _MAX_MATCH)
+    count = q + (r > 0)
+    flat = np.full(int(count.sum()), _MAX_MATCH, np.int64)
+    last = np.cumsum(count) - 1
+    # remainder 0: q full matches; remainder >= 3: then one of r; remainder 1 or 2 (q >= 1): ..., 255 + r, 3
+    big = r >= 3
+    flat[last[big]] = r[big]
+    small = (r > 0) & (r < 3)
+    flat[last[small] - 1] = _MAX_MATCH - 3 + r[small]
+    flat[last[small]] = 3
+    return flat, count
+
+
+def _deflate_lines(lines: np.ndarray, repeats: np.ndarray) -> bytes:
+    """A zlib stream of PNG scanlines: for each content line ``lines[i]`` (width W), filter 0 and its bytes,
+    then ``repeats[i]`` scanlines of filter 2 and zeros."""
+    n, width = lines.shape
+    flat = lines.ravel()
+    # horizontal runs of each line: (line, start, length, value)
+    edge = np.ones(flat.size, bool)
+    edge[1:] = flat[1:] != flat[:-1]
+    edge[::width] = True
+    run_start = np.flatnonzero(edge)
+    run_len = np.diff(np.append(run_start, flat.size))
+    run_val = flat[run_start].astype(np.int64)
+    run_line = run_start // width
+    run_x = run_start - run_line * width
+
+    # Tokens, each with a sort key (line, position in line): literals and copies (length, distance).
+    # kind 0: literal value; kind 1: copy of `value` bytes at distance 1; kind 2: copy at distance W + 1.
+    keys, kinds, values = [], [], []
+
+    def add(key: np.ndarray, kind: int, value: np.ndarray) -> None:
+        keys.append(key)
+        kinds.append(np.full(key.size, kind, np.int64))
+        values.append(value)
+
+    span = 2 * width + 8
+    line_key = np.arange(n, dtype=np.int64) * span
+    add(line_key, 0, np.zeros(n, np.int64))  # filter byte 0
+    add(run_line * span + 1 + 2 * run_x, 0, run_val)  # each run's first byte
+    more = run_len > 1
+    add(run_line[more] * span + 2 + 2 * run_x[more], 1, run_len[more] - 1)  # the rest of the run
+    rep = np.flatnonzero(repeats > 0)
+    base = rep * span + 2 * width + 2
+    add(base, 0, np.full(rep.size, 2, np.int64))  # the first zero row: filter byte 2, a 0, then W - 1 copies of it
+    add(base + 1, 0, np.zeros(rep.size, np.int64))
+    add(base + 2, 1, np.full(rep.size, width - 1, np.int64))
+    rest = rep[repeats[rep] > 1]
+    add(rest * span + 2 * width + 5, 2, (repeats[rest] - 1) * (width + 1))  # further zero rows: copies of the first
+    key = np.concatenate(keys)
+    order = np.argsort(key, kind="stable")
+    kind = np.concatenate(kinds)[order]
+    value = np.concatenate(values)[order]
+    # a distance-1 copy shorter than 3 is written as literals of the byte before it (the token just before)
+    prev_value = np.empty_like(value)
+    prev_value[1:] = value[:-1]
+    short = (kind == 1) & (value < 3)
+    # symbols: expand each token into its symbol count
+    is_copy = (kind > 0) & ~short
+    counts = np.ones(kind.size, np.int64)
+    counts[short] = value[short]
+    match_len, match_count = _copies(value[is_copy])
+    counts[is_copy] = match_count
+    sym_kind = np.repeat(np.where(short, 0, kind), counts)
+    sym_value = np.repeat(np.where(short, prev_value, value), counts)
+    sym_is_copy = sym_kind > 0
+    sym_value[sym_is_copy] = match_len
+    bits = np.empty(sym_kind.size + 2, np.uint64)
+    nbits = np.empty(sym_kind.size + 2, np.int64)
+    bits[0], nbits[0] = 3, 3  # BFINAL = 1, BTYPE = 01 (fixed Huffman)
+    lit = ~sym_is_copy
+    bits[1:-1][lit] = _LIT_BITS[sym_value[lit]]
+    nbits[1:-1][lit] = _LIT_N[sym_value[lit]]
+    for k, d in ((1, 1), (2, width + 1)):
+        sel = sym_kind == k
+        if sel.any():
+            dbits, dn = _distance(d)
+            lb, ln = _LEN_BITS[sym_value[sel]], _LEN_N[sym_value[sel]]
+            bits[1:-1][sel] = lb | (np.uint64(dbits) << ln.astype(np.uint64))
+            nbits[1:-1][sel] = ln + dn
+    bits[-1], nbits[-1] = 0, 7  # end of block (symbol 256: seven 0 bits)
+    # pack LSB first into 32-bit words: a symbol (<= 31 bits) shifted into place spans at most two words; the
+    # fields never overlap, so summing them (exact in float64 below 2**53) is OR-ing them
+    starts = np.cumsum(nbits) - nbits
+    total = int(starts[-1] + nbits[-1])
+    word = starts >> 5
+    placed = bits << (starts & 31).astype(np.uint64)
+    nwords = (total >> 5) + 2
+    words = np.bincount(word, weights=(placed & np.uint64(0xFFFFFFFF)).astype(np.float64), minlength=nwords)
+    words += np.bincount(word + 1, weights=(placed >> np.uint64(32)).astype(np.float64), minlength=nwords)
+    deflated = words.astype("<u4").tobytes()[: (total + 7) >> 3]
+    return _ZLIB_HEADER + deflated + struct.pack(">I", _adler(lines, repeats))
+
+
+def _adler(lines: np.ndarray, repeats: np.ndarray) -> int:
+    """Adler-32 of the scanlines in closed form: with T bytes d_0..d_{T-1}, A = 1 + sum(d_i) and
+    B = T + sum(d_i * (T - i)) = T + T * sum(d_i) - sum(i * d_i), both mod 65521."""
+    n, width = lines.shape
+    line_len = (1 + repeats.astype(np.int64)) * (width + 1)
+    offset = np.cumsum(line_len) - line_len  # where each content line's filter byte (0) sits
+    total = int(line_len.sum())
+    row_sum = lines.sum(axis=1, dtype=np.int64)  # content byte x of line k sits at offset_k + 1 + x
+    row_moment = lines @ np.arange(width, dtype=np.int64)
+    # each repeated scanline's filter byte is 2, at offset_k + j * (width + 1) for j = 1..repeats_k
+    r = repeats.astype(np.int64)
+    zero_sum = 2 * r
+    zero_moment = 2 * (r * offset + (width + 1) * (r * (r + 1) // 2))
+    s = int(row_sum.sum() + zero_sum.sum())
+    moment = int(((((offset + 1) % _ADLER) * row_sum + row_moment) % _ADLER).sum() + (zero_moment % _ADLER).sum())
+    a = (1 + s) % _ADLER
+    b = (total + total % _ADLER * s - moment) % _ADLER
+    return (b << 16) | a
+
+
+def encode_upsampled(small: np.ndarray, size: tuple[int, int]) -> bytes:
+    """PNG (8-bit greyscale, mode "L") of the uint8 map ``small`` (h, w) resized with NEAREST to ``size`` (W, H)."""
+    small = np.asarray(small, dtype=np.uint8)
+    if small.ndim != 2 or small.shape[0] < 1 or small.shape[1] < 1:
+        raise ValueError(f"expected a non-empty 2-D mask, got shape {small.shape}")
+    width, height = size
+    if width < 1 or height < 1:
+        raise ValueError(f"expected a positive size, got {size}")
+    h, w = small.shape
+    ys = nearest_indices(h, height) if h != height else np.arange(height)
+    rows = small[ys]  # (H, w): each output row, still at the source width
+    new = np.ones(height, bool)
+    new[1:] = np.any(rows[1:] != rows[:-1], axis=1)  # output rows that differ from the row above
+    first = np.flatnonzero(new)
+    lines = rows[first]
+    if w != width:
+        lines = lines[:, nearest_indices(w, width)]
+    repeats = np.diff(np.append(first, height)) - 1
+    if 3 <= width < _MAX_DISTANCE:
+        idat = _deflate_lines(np.ascontiguousarray(lines), repeats)
+    else:
+        raw = np.zeros((height, width + 1), np.uint8)
+        raw[~new, 0] = 2
+        raw[first, 1:] = lines
+        idat = zlib.compress(raw.tobytes(), 1)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return _SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _IEND
