@@ -338,6 +338,15 @@ class Contract:
             node = self.catalog.registry.resolver().lookup(uri).contents
         return node
 
+    def request_part_schema(self, part: str) -> dict[str, Any]:
+        """The request schema's schema for one envelope part (``path``, ``query``, ``headers``), $ref followed."""
+        node = self.request_schema.get("properties", {}).get(part, {})
+        uri = self.uri(self.index["request_schema"])
+        while isinstance(node, dict) and "$ref" in node:
+            uri = urljoin(uri, node["$ref"])
+            node = self.catalog.registry.resolver().lookup(uri).contents
+        return node
+
     def request_image(self, request: Request) -> Any:
         """The image as a request envelope carries it (base64, data URI or URL), found by the index's pointer."""
         pointer = self.index["image"].get(request.form)

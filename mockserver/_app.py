@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import contracts
 from contracts import Contract, WireError
-from contracts._images import ImageError, open_image
+from contracts import ImageError, open_image
 
 from . import _generate
 from ._config import Config
@@ -328,11 +328,7 @@ class _CollapseSlashes:
 
 def _starlette_path(contract: Contract, template: str) -> str:
     """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``, integer -> ``:int``)."""
-    path_schema = contract.request_schema.get("properties", {}).get("path", {})
-    if "$ref" in path_schema:
-        from ._wire import _resolve_schema
-
-        path_schema, _ = _resolve_schema(contract, contract.uri(contract.index["request_schema"]), path_schema["$ref"])
+    path_schema = contract.request_part_schema("path")
     props = path_schema.get("properties", {})
 
     def convert(m: re.Match) -> str:

@@ -6,19 +6,18 @@ the image's place in a request from ``index["image"]``, and request validity fro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
-from urllib.parse import urljoin
 
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 
 import contracts
 from contracts import Contract, Report, Violation, WireError
-from contracts._images import ImageError, decode_image_string
-from contracts._paths import resolve
+from contracts import ImageError, decode_image_string
 
 __all__ = ["RawRequest", "RequestTooLarge", "read_raw", "error_response", "error_body", "reject_status", "image_value"]
 
@@ -77,16 +76,6 @@ async def read_raw(request: StarletteRequest, max_body_bytes: int) -> RawRequest
 
 # --- error shapes, read from the contract's error schemas ---------------------------------------------------
 
-def _resolve_schema(contract: Contract, base: str, ref: str) -> tuple[dict[str, Any], str]:
-    uri, _, fragment = urljoin(base, ref).partition("#")
-    node: Any = contract.catalog.schemas[uri]
-    for token in (t for t in fragment.split("/") if t):
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    if isinstance(node, dict) and "$ref" in node and len(node) <= 3:
-        return _resolve_schema(contract, uri, node["$ref"])
-    return node, uri
-
-
 @dataclass(frozen=True)
 class ErrorShape:
     key: str  # the body's required property: "error", "message", "detail"
@@ -94,30 +83,17 @@ class ErrorShape:
     const: str | None = None
 
 
-_SHAPES: dict[tuple[str, str, int], ErrorShape] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def error_shape(contract: Contract, status: int) -> ErrorShape:
-    """How the contract's error schema for ``status`` wants the body built."""
-    cache_key = (contract.provider, contract.operation, status)
-    if cache_key in _SHAPES:
-        return _SHAPES[cache_key]
-    ref = contract.index["errors"].get(str(status))
-    if ref is None:
-        raise KeyError(f"{contract.provider} {contract.operation} has no error schema for status {status}")
-    schema, uri = _resolve_schema(contract, contract.index["base"], ref)
+    """How the contract's error schema for ``status`` wants the body built (contracts are long-lived: memoised)."""
+    schema = contract.error_schema(status)
     key = schema["required"][0]
     prop = schema.get("properties", {}).get(key, {})
-    if isinstance(prop, dict) and "$ref" in prop:
-        prop, _ = _resolve_schema(contract, uri, prop["$ref"])
     if "const" in prop:
-        shape = ErrorShape(key, "const", prop["const"])
-    elif prop.get("type") == "array":
-        shape = ErrorShape(key, "validation")
-    else:
-        shape = ErrorShape(key, "text")
-    _SHAPES[cache_key] = shape
-    return shape
+        return ErrorShape(key, "const", prop["const"])
+    if prop.get("type") == "array":
+        return ErrorShape(key, "validation")
+    return ErrorShape(key, "text")
 
 
 def reject_status(contract: Contract) -> int:
@@ -178,10 +154,7 @@ def wire_violation(exc: WireError) -> Violation:
 
 def image_value(contract: Contract, envelope: contracts.Request) -> Any:
     """The image as the request carries it (a base64 string, a data URI or a URL), found by the contract's pointer."""
-    pointer = contract.index["image"].get(envelope.form)
-    if pointer is None:
-        return None
-    return resolve(envelope.instance(), pointer)
+    return contract.request_image(envelope)
 
 
 def image_bytes(value: str) -> bytes:
