@@ -34,3 +34,13 @@ def test_layer_imports(package):
     }
     offenders = {k: v for k, v in offenders.items() if v}
     assert offenders == {}, f"{package} must not import {sorted(FORBIDDEN[package])}; found {offenders}"
+
+
+# The plugin's validators are usable outside pytest and without the server.
+PURE_PLUGIN_MODULES = {"plugin/_conform.py": {"pytest", "fastapi", "starlette", "uvicorn", "mockserver"}}
+
+
+@pytest.mark.parametrize("module", sorted(PURE_PLUGIN_MODULES))
+def test_plugin_validators_stay_pure(module):
+    found = _imports(ROOT / module) & PURE_PLUGIN_MODULES[module]
+    assert not found, f"{module} must not import {sorted(found)}"
