@@ -32,7 +32,7 @@ from PIL import Image, ImageFilter
 
 from contracts._images import DEFAULT_MAX_PIXELS, ImageError, open_image
 
-from ._png import encode_upsampled
+from ._png import encode_many, encode_upsampled
 
 __all__ = [
     "Regions",
@@ -145,7 +145,7 @@ def _quantize(rgb: Image.Image, colours: int) -> tuple[np.ndarray, np.ndarray]:
     return lut[idx], pal
 
 
-def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """4-connected components of equal class values, all in numpy.
 
     Pixels are grouped into horizontal runs; runs touching vertically with the same class are linked, and each
@@ -179,9 +179,24 @@ def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, run_comp = np.unique(label, return_inverse=True)  # components numbered by their first run (raster order)
     labels = run_comp.astype(np.int32)[run_of]
     run_cls = classes.ravel()[flat_change]
-    comp_class = np.zeros(int(run_comp.max()) + 1, dtype=np.int64)
+    m = int(run_comp.max()) + 1
+    comp_class = np.zeros(m, dtype=np.int64)
     comp_class[run_comp] = run_cls
-    return labels, comp_class
+    # pixel counts and boxes from the runs (far fewer than pixels)
+    starts = np.flatnonzero(flat_change)
+    run_len = np.diff(np.append(starts, h * w))
+    run_y, run_x0 = np.divmod(starts, w)
+    counts = np.bincount(run_comp, weights=run_len, minlength=m).astype(np.int64)
+    boxes = np.empty((m, 4), dtype=np.int64)
+    boxes[:, 0] = w
+    boxes[:, 1] = h
+    boxes[:, 2] = -1
+    boxes[:, 3] = -1
+    np.minimum.at(boxes[:, 0], run_comp, run_x0)
+    np.minimum.at(boxes[:, 1], run_comp, run_y)
+    np.maximum.at(boxes[:, 2], run_comp, run_x0 + run_len - 1)
+    np.maximum.at(boxes[:, 3], run_comp, run_y)
+    return labels, comp_class, counts, boxes
 
 
 def analyze(data: bytes, *, work: int = 128, colours: int = 6, max_pixels: int = DEFAULT_MAX_PIXELS) -> Regions:
@@ -205,21 +220,7 @@ def analyze(data: bytes, *, work: int = 128, colours: int = 6, max_pixels: int =
     border = np.concatenate([classes[0], classes[-1], classes[:, 0], classes[:, -1]])
     border_counts = np.bincount(border, minlength=k)
     background = int(max(range(k), key=lambda c: (int(border_counts[c]), int(counts[c]), -c)))
-    comps, comp_class = _components(classes)
-    n = len(comp_class)
-    cflat = comps.ravel()
-    comp_counts = np.bincount(cflat, minlength=n)
-    h, w = classes.shape
-    ys, xs = np.divmod(np.arange(cflat.size), w)
-    boxes = np.empty((n, 4), dtype=np.int64)
-    boxes[:, 0] = w
-    boxes[:, 1] = h
-    boxes[:, 2] = -1
-    boxes[:, 3] = -1
-    np.minimum.at(boxes[:, 0], cflat, xs)
-    np.minimum.at(boxes[:, 1], cflat, ys)
-    np.maximum.at(boxes[:, 2], cflat, xs)
-    np.maximum.at(boxes[:, 3], cflat, ys)
+    comps, comp_class, comp_counts, boxes = _components(classes)
     return Regions(size, classes, mean, counts, background, comps, comp_class, comp_counts, boxes)
 
 
@@ -228,6 +229,11 @@ def analyze(data: bytes, *, work: int = 128, colours: int = 6, max_pixels: int =
 def _png(mask: np.ndarray, size: tuple[int, int]) -> str:
     """A uint8 work-grid mask upsampled (NEAREST) to ``size``, as base64 of a mode-L PNG (see ``_png``)."""
     return base64.b64encode(encode_upsampled(mask, size)).decode("ascii")
+
+
+def _pngs(masks: Sequence[np.ndarray], size: tuple[int, int]) -> list[str]:
+    """``_png`` of several work-grid masks at once (one vectorised encoding pass)."""
+    return [base64.b64encode(png).decode("ascii") for png in encode_many(masks, size)]
 
 
 def _membership(binary: np.ndarray) -> np.ndarray:
@@ -316,14 +322,9 @@ def hf_image_segmentation(
             frac = r.component_counts[comp] / r.pixels
             name = _label(seed, THINGS, r.colours[c], set())
             segments.append((name, r.components == comp, _score(seed, ("thing", comp, c), frac, 0.8, 1.0)))
-    out = []
-    for name, binary, score in segments:
-        if score is not None and score < threshold:
-            continue
-        out.append({"score": score, "label": name, "mask": _png(_binarize(binary, mask_threshold) * np.uint8(255), r.size)})
-        if len(out) >= MAX_SEGMENTS:
-            break
-    return out
+    kept = [s for s in segments if s[2] is None or s[2] >= threshold][:MAX_SEGMENTS]
+    masks = _pngs([_binarize(binary, mask_threshold) * np.uint8(255) for _, binary, _ in kept], r.size)
+    return [{"score": score, "label": name, "mask": mask} for (name, _, score), mask in zip(kept, masks)]
 
 
 def _box(r: Regions, comp: int) -> dict[str, int]:
@@ -404,6 +405,7 @@ def airefinery_image_segmentation(
     r = analyze(data, work=work, colours=colours, max_pixels=max_pixels)
     (w, h), (ww, wh) = r.size, r.work_size
     items = []
+    masks: list[np.ndarray] = []
     points = 0
     for g, group in enumerate(segment_prompt):
         union = np.zeros(r.classes.shape, dtype=bool)
@@ -417,11 +419,14 @@ def airefinery_image_segmentation(
         frac = float(union.mean())
         cls = np.bincount(r.classes[union], minlength=len(r.counts)) if union.any() else None
         colour = r.colours[int(np.argmax(cls))] if cls is not None else np.zeros(3, np.uint8)
+        masks.append(union.astype(np.uint8) * np.uint8(min(g + 1, 255)))
         items.append({
-            "b64_json": _png(union.astype(np.uint8) * np.uint8(min(g + 1, 255)), r.size),
+            "b64_json": "",
             "label": _label(seed, THINGS + STUFF, colour, set()),
             "score": _score(seed, ("air", g, frac), frac, 0.5, 1.0) if union.any() else 0.0,
         })
+    for item, mask in zip(items, _pngs(masks, r.size)):
+        item["b64_json"] = mask
     image_tokens = math.ceil(w / 32) * math.ceil(h / 32)
     usage = {
         "input_tokens": image_tokens + points,

@@ -21,11 +21,12 @@ from __future__ import annotations
 import struct
 import zlib
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["encode_upsampled", "nearest_indices"]
+__all__ = ["encode_many", "encode_upsampled", "nearest_indices"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IEND = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
@@ -113,10 +114,13 @@ def _copies(length: np.ndarray) -> np.ndarray:
     return flat, count
 
 
-def _deflate_lines(lines: np.ndarray, repeats: np.ndarray) -> bytes:
-    """A zlib stream of PNG scanlines: for each content line ``lines[i]`` (width W), filter 0 and its bytes,
-    then ``repeats[i]`` scanlines of filter 2 and zeros."""
+def _deflate_lines(lines: np.ndarray, repeats: np.ndarray, first: np.ndarray) -> list[bytes]:
+    """zlib streams of PNG scanlines, one per image: for each content line ``lines[i]`` (width W), filter 0 and
+    its bytes, then ``repeats[i]`` scanlines of filter 2 and zeros. Image ``j`` is lines ``first[j]`` up to
+    ``first[j + 1]`` (several masks of a response are encoded in one vectorised pass)."""
     n, width = lines.shape
+    m = first.size
+    last = np.append(first[1:], n) - 1
     flat = lines.ravel()
     # horizontal runs of each line: (line, start, length, value)
     edge = np.ones(flat.size, bool)
@@ -129,7 +133,8 @@ def _deflate_lines(lines: np.ndarray, repeats: np.ndarray) -> bytes:
     run_x = run_start - run_line * width
 
     # Tokens, each with a sort key (line, position in line): literals and copies (length, distance).
-    # kind 0: literal value; kind 1: copy of `value` bytes at distance 1; kind 2: copy at distance W + 1.
+    # kind 0: literal value; kind 1: copy of `value` bytes at distance 1; kind 2: copy at distance W + 1;
+    # kind 3: a block header (BFINAL = 1, BTYPE = 01: fixed Huffman); kind 4: end of block (symbol 256).
     keys, kinds, values = [], [], []
 
     def add(key: np.ndarray, kind: int, value: np.ndarray) -> None:
@@ -137,19 +142,21 @@ def _deflate_lines(lines: np.ndarray, repeats: np.ndarray) -> bytes:
         kinds.append(np.full(key.size, kind, np.int64))
         values.append(value)
 
-    span = 2 * width + 8
-    line_key = np.arange(n, dtype=np.int64) * span
+    span = 2 * width + 10
+    add(first * span, 3, np.zeros(m, np.int64))  # each image's one block opens at its first line
+    line_key = np.arange(n, dtype=np.int64) * span + 1
     add(line_key, 0, np.zeros(n, np.int64))  # filter byte 0
-    add(run_line * span + 1 + 2 * run_x, 0, run_val)  # each run's first byte
+    add(run_line * span + 2 + 2 * run_x, 0, run_val)  # each run's first byte
     more = run_len > 1
-    add(run_line[more] * span + 2 + 2 * run_x[more], 1, run_len[more] - 1)  # the rest of the run
+    add(run_line[more] * span + 3 + 2 * run_x[more], 1, run_len[more] - 1)  # the rest of the run
     rep = np.flatnonzero(repeats > 0)
-    base = rep * span + 2 * width + 2
+    base = rep * span + 2 * width + 3
     add(base, 0, np.full(rep.size, 2, np.int64))  # the first zero row: filter byte 2, a 0, then W - 1 copies of it
     add(base + 1, 0, np.zeros(rep.size, np.int64))
     add(base + 2, 1, np.full(rep.size, width - 1, np.int64))
     rest = rep[repeats[rep] > 1]
-    add(rest * span + 2 * width + 5, 2, (repeats[rest] - 1) * (width + 1))  # further zero rows: copies of the first
+    add(rest * span + 2 * width + 6, 2, (repeats[rest] - 1) * (width + 1))  # further zero rows: copies of the first
+    add(last * span + span - 1, 4, np.zeros(m, np.int64))  # and closes after its last
     key = np.concatenate(keys)
     order = np.argsort(key, kind="stable")
     kind = np.concatenate(kinds)[order]
@@ -159,40 +166,55 @@ def _deflate_lines(lines: np.ndarray, repeats: np.ndarray) -> bytes:
     prev_value[1:] = value[:-1]
     short = (kind == 1) & (value < 3)
     # symbols: expand each token into its symbol count
-    is_copy = (kind > 0) & ~short
+    is_copy = ((kind == 1) | (kind == 2)) & ~short
     counts = np.ones(kind.size, np.int64)
     counts[short] = value[short]
     match_len, match_count = _copies(value[is_copy])
     counts[is_copy] = match_count
     sym_kind = np.repeat(np.where(short, 0, kind), counts)
     sym_value = np.repeat(np.where(short, prev_value, value), counts)
-    sym_is_copy = sym_kind > 0
+    sym_is_copy = (sym_kind == 1) | (sym_kind == 2)
     sym_value[sym_is_copy] = match_len
-    bits = np.empty(sym_kind.size + 2, np.uint64)
-    nbits = np.empty(sym_kind.size + 2, np.int64)
-    bits[0], nbits[0] = 3, 3  # BFINAL = 1, BTYPE = 01 (fixed Huffman)
-    lit = ~sym_is_copy
-    bits[1:-1][lit] = _LIT_BITS[sym_value[lit]]
-    nbits[1:-1][lit] = _LIT_N[sym_value[lit]]
+    bits = np.zeros(sym_kind.size, np.uint64)
+    nbits = np.empty(sym_kind.size, np.int64)
+    lit = sym_kind == 0
+    bits[lit] = _LIT_BITS[sym_value[lit]]
+    nbits[lit] = _LIT_N[sym_value[lit]]
     for k, d in ((1, 1), (2, width + 1)):
         sel = sym_kind == k
         if sel.any():
             dbits, dn = _distance(d)
             lb, ln = _LEN_BITS[sym_value[sel]], _LEN_N[sym_value[sel]]
-            bits[1:-1][sel] = lb | (np.uint64(dbits) << ln.astype(np.uint64))
-            nbits[1:-1][sel] = ln + dn
-    bits[-1], nbits[-1] = 0, 7  # end of block (symbol 256: seven 0 bits)
+            bits[sel] = lb | (np.uint64(dbits) << ln.astype(np.uint64))
+            nbits[sel] = ln + dn
+    header = sym_kind == 3
+    bits[header], nbits[header] = 3, 3
+    nbits[sym_kind == 4] = 7  # seven 0 bits
     # pack LSB first into 32-bit words: a symbol (<= 31 bits) shifted into place spans at most two words; the
     # fields never overlap, so summing them (exact in float64 below 2**53) is OR-ing them
-    starts = np.cumsum(nbits) - nbits
-    total = int(starts[-1] + nbits[-1])
-    word = starts >> 5
-    placed = bits << (starts & 31).astype(np.uint64)
-    nwords = (total >> 5) + 2
+    # fields never overlap, so summing them (exact in float64 below 2**53) is OR-ing them. Each image's stream
+    # starts at bit 0 of its own words.
+    ends = np.cumsum(nbits)
+    starts = ends - nbits
+    head = np.flatnonzero(header)
+    image_bits = np.diff(np.append(starts[head], ends[-1]))
+    image_words = (image_bits >> 5) + 2
+    word_base = np.cumsum(image_words) - image_words
+    sym_image = np.repeat(np.arange(m), np.diff(np.append(head, sym_kind.size)))
+    local = starts - starts[head][sym_image]
+    word = word_base[sym_image] + (local >> 5)
+    placed = bits << (local & 31).astype(np.uint64)
+    nwords = int(image_words.sum())
     words = np.bincount(word, weights=(placed & np.uint64(0xFFFFFFFF)).astype(np.float64), minlength=nwords)
     words += np.bincount(word + 1, weights=(placed >> np.uint64(32)).astype(np.float64), minlength=nwords)
-    deflated = words.astype("<u4").tobytes()[: (total + 7) >> 3]
-    return _ZLIB_HEADER + deflated + struct.pack(">I", _adler(lines, repeats))
+    packed = words.astype("<u4").tobytes()
+    out = []
+    for j in range(m):
+        at = 4 * int(word_base[j])
+        a, b = int(first[j]), int(last[j]) + 1
+        deflated = packed[at: at + ((int(image_bits[j]) + 7) >> 3)]
+        out.append(_ZLIB_HEADER + deflated + struct.pack(">I", _adler(lines[a:b], repeats[a:b])))
+    return out
 
 
 def _adler(lines: np.ndarray, repeats: np.ndarray) -> int:
@@ -217,28 +239,40 @@ def _adler(lines: np.ndarray, repeats: np.ndarray) -> int:
 
 def encode_upsampled(small: np.ndarray, size: tuple[int, int]) -> bytes:
     """PNG (8-bit greyscale, mode "L") of the uint8 map ``small`` (h, w) resized with NEAREST to ``size`` (W, H)."""
-    small = np.asarray(small, dtype=np.uint8)
-    if small.ndim != 2 or small.shape[0] < 1 or small.shape[1] < 1:
-        raise ValueError(f"expected a non-empty 2-D mask, got shape {small.shape}")
+    return encode_many([small], size)[0]
+
+
+def encode_many(smalls: Sequence[np.ndarray], size: tuple[int, int]) -> list[bytes]:
+    """``encode_upsampled`` for several maps of one shape and one output size, in one vectorised pass."""
+    if not smalls:
+        return []
+    stack = np.stack([np.asarray(m, dtype=np.uint8) for m in smalls])
+    if stack.ndim != 3 or stack.shape[1] < 1 or stack.shape[2] < 1:
+        raise ValueError(f"expected non-empty 2-D masks, got shape {stack.shape[1:]}")
     width, height = size
     if width < 1 or height < 1:
         raise ValueError(f"expected a positive size, got {size}")
-    h, w = small.shape
+    count, h, w = stack.shape
     ys = nearest_indices(h, height) if h != height else np.arange(height)
-    rows = small[ys]  # (H, w): each output row, still at the source width
-    new = np.ones(height, bool)
-    new[1:] = np.any(rows[1:] != rows[:-1], axis=1)  # output rows that differ from the row above
-    first = np.flatnonzero(new)
-    lines = rows[first]
+    rows = stack[:, ys]  # (count, H, w): each output row, still at the source width
+    new = np.ones((count, height), bool)
+    new[:, 1:] = np.any(rows[:, 1:] != rows[:, :-1], axis=2)  # output rows that differ from the row above
+    image, line = np.nonzero(new)
+    lines = rows[image, line]
     if w != width:
         lines = lines[:, nearest_indices(w, width)]
-    repeats = np.diff(np.append(first, height)) - 1
+    nxt = np.append(line[1:], height)
+    nxt[np.append(image[1:] != image[:-1], True)] = height  # an image's last content line runs to its bottom
+    repeats = nxt - line - 1
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
     if 3 <= width < _MAX_DISTANCE:
-        idat = _deflate_lines(np.ascontiguousarray(lines), repeats)
+        first = np.flatnonzero(np.append(True, image[1:] != image[:-1]))
+        idats = _deflate_lines(np.ascontiguousarray(lines), repeats, first)
     else:
-        raw = np.zeros((height, width + 1), np.uint8)
-        raw[~new, 0] = 2
-        raw[first, 1:] = lines
-        idat = zlib.compress(raw.tobytes(), 1)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return _SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _IEND
+        idats = []
+        for j in range(count):
+            raw = np.zeros((height, width + 1), np.uint8)
+            raw[~new[j], 0] = 2
+            raw[new[j], 1:] = lines[image == j]
+            idats.append(zlib.compress(raw.tobytes(), 1))
+    return [_SIGNATURE + ihdr + _chunk(b"IDAT", idat) + _IEND for idat in idats]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockserver._png import encode_upsampled, nearest_indices
+from mockserver._png import encode_many, encode_upsampled, nearest_indices
 
 
 def _reference(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -97,3 +97,21 @@ def test_rejects_empty_masks_and_sizes():
         encode_upsampled(np.zeros((0, 3), np.uint8), (3, 3))
     with pytest.raises(ValueError):
         encode_upsampled(np.zeros((3, 3), np.uint8), (0, 3))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), size=sizes, count=st.integers(1, 6))
+def test_many_at_once_equals_one_by_one(data, size, count):
+    shape = (data.draw(st.integers(1, 40)), data.draw(st.integers(1, 40)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    smalls = []
+    for _ in range(count):
+        small = np.zeros(shape, np.uint8)
+        y0, y1 = sorted(rng.integers(0, shape[0] + 1, 2))
+        x0, x1 = sorted(rng.integers(0, shape[1] + 1, 2))
+        small[y0:y1, x0:x1] = rng.integers(1, 256)
+        smalls.append(small)
+    many = encode_many(smalls, size)
+    assert many == [encode_upsampled(s, size) for s in smalls]
+    for small, data_ in zip(smalls, many):
+        assert np.array_equal(np.asarray(_decode(data_)), _reference(small, size))
