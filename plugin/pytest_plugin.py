@@ -1,1 +1,32 @@
-"""pytest11 entry point of vision-contracts."""
+"""pytest11 entry point of vision-contracts: options, markers, fixtures and the conformance run's collection.
+
+Hooks only; everything else lives in the plugin's private modules.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _conformance
+from ._fixtures import _vision_apps, _vision_servers, vision_mock, vision_respx, vision_sdk_env  # noqa: F401 (fixtures)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _conformance.addoption(parser)
+    parser.addini("vision_seed", "seed of the vision_mock / vision_respx mock server (labels, scores)", default="0")
+    parser.addini("vision_mock_config", "JSON file of mock server Config fields, relative to the ini file", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "vision_scenario(name, *, provider=None, operation=None, model=None, count=None, "
+                                       "seconds=None, **params): play a mock scenario for this test (vision_mock, vision_respx)")
+    config.addinivalue_line("markers", "vision_seed(seed): use a mock server with this seed for this test (vision_mock, vision_respx)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    _conformance.collect(session, config, items)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _conformance.unconfigure(config)

@@ -1,0 +1,146 @@
+"""The fixtures: ``vision_mock`` (a live mock on a loopback port), ``vision_respx`` (the provider hosts routed to the
+mock app in-process) and ``vision_sdk_env`` (SDKs that read their URL from the environment pointed at the mock).
+
+Servers and apps are session-scoped and started on first use, one per mock seed; each test gets a fresh
+:class:`VisionMock` handle whose state is reset before and after it, and its ``vision_scenario`` markers applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from ._handle import VisionMock, http_admin
+
+__all__ = ["vision_mock", "vision_respx", "vision_sdk_env"]
+
+INI_SEED = "vision_seed"
+INI_CONFIG = "vision_mock_config"
+MARK_SCENARIO = "vision_scenario"
+MARK_SEED = "vision_seed"
+
+
+def base_config(pytestconfig: pytest.Config) -> Any:
+    """The mock's configuration from the ini options: ``vision_mock_config`` (a JSON file of Config fields, relative
+    to the ini file) and ``vision_seed``; always a free loopback port."""
+    from mockserver import Config
+
+    config = Config(port=0, log_level="warning")
+    path = pytestconfig.getini(INI_CONFIG)
+    if path:
+        from mockserver._config import ConfigError, from_mapping
+
+        where = Path(path)
+        if not where.is_absolute():
+            where = (pytestconfig.inipath.parent if pytestconfig.inipath else pytestconfig.rootpath) / where
+        try:
+            config = from_mapping(json.loads(where.read_text(encoding="utf-8")), config)
+        except (OSError, ValueError, ConfigError) as exc:
+            raise pytest.UsageError(f"{INI_CONFIG} = {path}: cannot use {where}: {exc}") from None
+        config = replace(config, host="127.0.0.1", port=0)
+    seed = pytestconfig.getini(INI_SEED)
+    if seed not in (None, ""):
+        config = replace(config, seed=int(seed))
+    return config
+
+
+def _seed(request: pytest.FixtureRequest, default: int) -> int:
+    marker = request.node.get_closest_marker(MARK_SEED)
+    if marker is None:
+        return default
+    if len(marker.args) != 1 or not isinstance(marker.args[0], int):
+        raise pytest.UsageError(f"@pytest.mark.{MARK_SEED} takes one integer, e.g. @pytest.mark.{MARK_SEED}(7); got {marker.args}.")
+    return marker.args[0]
+
+
+def _apply_markers(request: pytest.FixtureRequest, mock: VisionMock) -> None:
+    for marker in reversed(list(request.node.iter_markers(MARK_SCENARIO))):  # outermost (module/class) first
+        if len(marker.args) != 1:
+            raise pytest.UsageError(f"@pytest.mark.{MARK_SCENARIO} takes a scenario name and keywords, e.g. "
+                                    f"@pytest.mark.{MARK_SCENARIO}('loading', model='facebook/detr-resnet-50', count=1).")
+        mock.scenario(marker.args[0], **marker.kwargs)
+
+
+class _Pool:
+    """Started on first use, one per seed, closed at the end of the session."""
+
+    def __init__(self, config: Any, start: Any):
+        self.config = config
+        self._start = start
+        self._items: dict[int, Any] = {}
+        self._stack = contextlib.ExitStack()
+
+    def get(self, seed: int) -> Any:
+        if seed not in self._items:
+            self._items[seed] = self._start(self._stack, replace(self.config, seed=seed))
+        return self._items[seed]
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def _vision_servers(pytestconfig: pytest.Config) -> Iterator[_Pool]:
+    from mockserver.testing import serve
+
+    pool = _Pool(base_config(pytestconfig), lambda stack, config: (stack.enter_context(serve(config)), config))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def vision_mock(request: pytest.FixtureRequest, _vision_servers: _Pool) -> Iterator[VisionMock]:
+    """A live mock server on a free 127.0.0.1 port, for any HTTP client (requests, httpx, aiohttp, the SDKs).
+
+    Reset before and after the test; ``@pytest.mark.vision_scenario(name, **rule)`` markers are applied first and
+    ``@pytest.mark.vision_seed(n)`` selects a server with that seed (labels and scores). See :class:`VisionMock`.
+    """
+    base_url, config = _vision_servers.get(_seed(request, _vision_servers.config.seed))
+    mock = VisionMock(base_url, http_admin(base_url), config=config)
+    mock.reset()
+    _apply_markers(request, mock)
+    yield mock
+    mock.reset()
+
+
+@pytest.fixture
+def vision_sdk_env(vision_mock: VisionMock, monkeypatch: pytest.MonkeyPatch) -> VisionMock:
+    """``vision_mock`` with the environment-configured SDKs pointed at it (roboflow's SEMANTIC_SEGMENTATION_URL,
+    AI Refinery's AIR_BASE_URL): see :meth:`VisionMock.point_sdks`."""
+    return vision_mock.point_sdks(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def _vision_apps(pytestconfig: pytest.Config) -> Iterator[_Pool]:
+    from mockserver import create_app
+
+    from ._respx import InProcessApp, portal
+
+    with portal() as p:
+        pool = _Pool(base_config(pytestconfig), lambda stack, config: (InProcessApp(create_app(config), p), config))
+        yield pool
+        pool.close()
+
+
+@pytest.fixture
+def vision_respx(request: pytest.FixtureRequest, _vision_apps: _Pool) -> Iterator[VisionMock]:
+    """Every httpx request to a real provider host (read from the contracts) is answered by the mock app in-process;
+    any other httpx request fails (respx ``assert_all_mocked``). Reaches plain ``httpx`` only: not huggingface_hub
+    (httpx2), nor requests/aiohttp SDKs (use ``vision_mock``). The handle's ``base_url`` is ``http://vision-mock.invalid``,
+    routed too; ``router`` is the active ``respx.MockRouter`` for routes of your own.
+    """
+    from ._respx import MOCK_HOST, route_hosts
+
+    app, config = _vision_apps.get(_seed(request, _vision_apps.config.seed))
+    mock = VisionMock(f"http://{MOCK_HOST}", app.admin(), config=config)
+    mock.reset()
+    _apply_markers(request, mock)
+    with route_hosts(app) as router:
+        mock.router = router  # type: ignore[attr-defined]
+        yield mock
+    mock.reset()
