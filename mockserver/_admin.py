@@ -35,6 +35,20 @@ class LoadingIn(BaseModel):
     seconds: float | None = Field(None, gt=0)
 
 
+class AdminError(BaseModel):
+    """An admin error: a sentence, or FastAPI's validation list when the body does not fit the model."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# Documented beside FastAPI's own 422: a sentence for a rule the catalogue refuses, 400 for a body that is not JSON
+# (FastAPI's "There was an error parsing the body"), 404 for an unknown rule id.
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": AdminError, "description": "The body is not JSON"},
+    422: {"model": AdminError, "description": "The body does not fit (a validation list) or names an unknown scenario or parameter (a sentence)"},
+}
+
+
 class RateLimitIn(BaseModel):
     provider: Literal["huggingface", "roboflow", "airefinery"]
     requests: int = Field(ge=1)
@@ -80,7 +94,7 @@ def admin_router() -> APIRouter:
             "rate_limits": behaviour.rate_limits(),
         }
 
-    @router.post("/scenarios", status_code=201, summary="Add a server-wide scenario rule")
+    @router.post("/scenarios", status_code=201, summary="Add a server-wide scenario rule", responses=_BODY_ERRORS)
     async def add_scenario(request: Request, rule: RuleIn) -> dict[str, Any]:
         try:
             return add_rule(_server(request).behaviour, rule.model_dump(exclude_none=True)).as_dict()
@@ -95,13 +109,15 @@ def admin_router() -> APIRouter:
             removed += behaviour.remove_rule(rule.id)
         return {"removed": removed}
 
-    @router.delete("/scenarios/{rule_id}", summary="Remove one scenario rule")
+    @router.delete("/scenarios/{rule_id}", summary="Remove one scenario rule",
+                   responses={404: {"model": AdminError, "description": "No rule has this id"}})
     async def remove_scenario(request: Request, rule_id: int) -> dict[str, int]:
         if not _server(request).behaviour.remove_rule(rule_id):
             raise HTTPException(404, f"No scenario rule has the id {rule_id}.")
         return {"removed": 1}
 
-    @router.post("/loading", status_code=201, summary="Make a Hugging Face model 'load' for N requests or S seconds")
+    @router.post("/loading", status_code=201, summary="Make a Hugging Face model 'load' for N requests or S seconds",
+                 responses=_BODY_ERRORS)
     async def loading(request: Request, body: LoadingIn) -> dict[str, Any]:
         behaviour = _server(request).behaviour
         try:
@@ -110,7 +126,7 @@ def admin_router() -> APIRouter:
             raise HTTPException(422, str(exc)) from None
         return {"loading": behaviour.loading()}
 
-    @router.post("/rate-limits", status_code=201, summary="Limit a provider to N requests per S seconds")
+    @router.post("/rate-limits", status_code=201, summary="Limit a provider to N requests per S seconds", responses=_BODY_ERRORS)
     async def rate_limit(request: Request, body: RateLimitIn) -> dict[str, Any]:
         behaviour = _server(request).behaviour
         behaviour.set_rate_limit(body.provider, body.requests, body.seconds)
