@@ -134,15 +134,20 @@ def _quantize(rgb: Image.Image, colours: int) -> tuple[np.ndarray, np.ndarray]:
     merged (JPEG noise otherwise splits one flat region in two). Speckle is left to the area filters."""
     q = rgb.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     idx = np.asarray(q, dtype=np.uint8)
-    pal = np.array(q.getpalette()[: 3 * 256], dtype=np.int32).reshape(-1, 3)
-    used = np.flatnonzero(np.bincount(idx.ravel(), minlength=256))
-    lut = np.arange(256, dtype=np.uint8)
-    for i, a in enumerate(used.tolist()):
-        for b in used[:i].tolist():
-            if lut[b] == b and np.abs(pal[a] - pal[b]).sum() < 24:
+    flat_pal = q.getpalette()[: 3 * 256]
+    flat_pal += [0] * (3 * 256 - len(flat_pal))
+    pal = np.array(flat_pal, dtype=np.int32).reshape(-1, 3)
+    used = np.flatnonzero(np.bincount(idx.ravel(), minlength=256)).tolist()
+    lut = list(range(256))
+    for i, a in enumerate(used):  # plain Python: a handful of colours, cheaper than numpy calls on 3-vectors
+        ca = flat_pal[3 * a: 3 * a + 3]
+        for b in used[:i]:
+            if lut[b] == b and sum(abs(x - y) for x, y in zip(ca, flat_pal[3 * b: 3 * b + 3])) < 24:
                 lut[a] = b
                 break
-    return lut[idx], pal
+    if lut == list(range(256)):
+        return idx, pal
+    return np.array(lut, dtype=np.uint8)[idx], pal
 
 
 def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -157,12 +162,11 @@ def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     flat_change = change.ravel()
     run_of = np.cumsum(flat_change).reshape(h, w) - 1  # run index of every pixel
     n = int(run_of[-1, -1]) + 1
-    same = classes[1:] == classes[:-1]
-    a = run_of[:-1][same]
-    b = run_of[1:][same]
-    if a.size:
-        pairs = np.unique(a.astype(np.int64) * n + b)
-        a, b = pairs // n, pairs % n
+    # runs linked to the run below: each overlapping pair once, at its first shared column (where one of the
+    # two runs starts), so no de-duplication is needed
+    link = (classes[1:] == classes[:-1]) & (change[:-1] | change[1:])
+    a = run_of[:-1][link].astype(np.int64)
+    b = run_of[1:][link].astype(np.int64)
     label = np.arange(n, dtype=np.int64)
     while a.size:
         la, lb = label[a], label[b]

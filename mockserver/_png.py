@@ -254,11 +254,13 @@ def encode_many(smalls: Sequence[np.ndarray], size: tuple[int, int]) -> list[byt
         raise ValueError(f"expected a positive size, got {size}")
     count, h, w = stack.shape
     ys = nearest_indices(h, height) if h != height else np.arange(height)
-    rows = stack[:, ys]  # (count, H, w): each output row, still at the source width
+    # output rows that differ from the row above: compare the source rows they read, once per distinct pair
     new = np.ones((count, height), bool)
-    new[:, 1:] = np.any(rows[:, 1:] != rows[:, :-1], axis=2)  # output rows that differ from the row above
+    step = np.flatnonzero(ys[1:] != ys[:-1])
+    new[:, 1:] = False
+    new[:, step + 1] = np.any(stack[:, ys[step]] != stack[:, ys[step + 1]], axis=2)
     image, line = np.nonzero(new)
-    lines = rows[image, line]
+    lines = stack[image, ys[line]]
     if w != width:
         lines = lines[:, nearest_indices(w, width)]
     nxt = np.append(line[1:], height)
