@@ -11,6 +11,7 @@ import base64
 import email.parser
 import email.policy
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -66,6 +67,8 @@ def _coerce(value: str, schema: Mapping[str, Any]) -> Any:
             return int(value)
         if kind == "number":
             number = float(value)
+            if not math.isfinite(number):  # "NaN", "inf", "1e400": not numbers; left a string, the schema refuses it
+                return value
             return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
         if kind == "boolean" and value.lower() in ("true", "false"):
             return value.lower() == "true"
@@ -102,9 +105,21 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
     return out
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (RFC 8259)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
 def _decode_json(body: bytes) -> Any:
+    """Strict JSON: Python's json accepts NaN, Infinity and -Infinity and turns 1e400 into inf; no provider does."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise WireError("$.body", "a JSON document", f"{len(body)} bytes that do not parse", f"The body is not valid JSON: {exc}.") from None
 
