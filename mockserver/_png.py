@@ -53,6 +53,15 @@ def nearest_indices(src: int, dst: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=256)
+def _column_starts(src: int, dst: int) -> np.ndarray:
+    """For upsampling (dst >= src): the first output column reading each source column, and dst at the end."""
+    xs = nearest_indices(src, dst) if src != dst else np.arange(dst)
+    out = np.searchsorted(xs, np.arange(src + 1))
+    out.flags.writeable = False
+    return out
+
+
 # --- fixed-Huffman tables (RFC 1951, 3.2.6), as (bits already reversed for LSB-first packing, bit count) ---------
 
 def _reverse(code: int, n: int) -> int:
@@ -114,23 +123,30 @@ def _copies(length: np.ndarray) -> np.ndarray:
     return flat, count
 
 
-def _deflate_lines(lines: np.ndarray, repeats: np.ndarray, first: np.ndarray) -> list[bytes]:
-    """zlib streams of PNG scanlines, one per image: for each content line ``lines[i]`` (width W), filter 0 and
-    its bytes, then ``repeats[i]`` scanlines of filter 2 and zeros. Image ``j`` is lines ``first[j]`` up to
-    ``first[j + 1]`` (several masks of a response are encoded in one vectorised pass)."""
-    n, width = lines.shape
-    m = first.size
-    last = np.append(first[1:], n) - 1
+def _runs(lines: np.ndarray, colstart: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Horizontal runs of equal bytes in each line, as (line, output start, output length, value); ``colstart[c]``
+    is the first output column reading source column ``c`` (``colstart[w]`` is the output width)."""
+    n, w = lines.shape
     flat = lines.ravel()
-    # horizontal runs of each line: (line, start, length, value)
     edge = np.ones(flat.size, bool)
     edge[1:] = flat[1:] != flat[:-1]
-    edge[::width] = True
+    edge[::w] = True
     run_start = np.flatnonzero(edge)
-    run_len = np.diff(np.append(run_start, flat.size))
-    run_val = flat[run_start].astype(np.int64)
-    run_line = run_start // width
-    run_x = run_start - run_line * width
+    run_line = run_start // w
+    x0 = run_start - run_line * w
+    x1 = np.append(x0[1:], w)
+    x1[np.append(run_line[1:] != run_line[:-1], True)] = w  # a line's last run reaches its end
+    start = colstart[x0]
+    return run_line, start, colstart[x1] - start, flat[run_start].astype(np.int64)
+
+
+def _deflate_lines(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray, first: np.ndarray) -> list[bytes]:
+    """zlib streams of PNG scanlines, one per image: for each of ``n`` content lines (given by its ``runs``,
+    width W), filter 0 and its bytes, then ``repeats[i]`` scanlines of filter 2 and zeros. Image ``j`` is lines
+    ``first[j]`` up to ``first[j + 1]`` (several masks of a response are encoded in one vectorised pass)."""
+    m = first.size
+    last = np.append(first[1:], n) - 1
+    run_line, run_x, run_len, run_val = runs
 
     # Tokens, each with a sort key (line, position in line): literals and copies (length, distance).
     # kind 0: literal value; kind 1: copy of `value` bytes at distance 1; kind 2: copy at distance W + 1;
@@ -208,33 +224,42 @@ def _deflate_lines(lines: np.ndarray, repeats: np.ndarray, first: np.ndarray) ->
     words = np.bincount(word, weights=(placed & np.uint64(0xFFFFFFFF)).astype(np.float64), minlength=nwords)
     words += np.bincount(word + 1, weights=(placed >> np.uint64(32)).astype(np.float64), minlength=nwords)
     packed = words.astype("<u4").tobytes()
+    adlers = _adler(runs, n, width, repeats, first)
     out = []
     for j in range(m):
         at = 4 * int(word_base[j])
-        a, b = int(first[j]), int(last[j]) + 1
         deflated = packed[at: at + ((int(image_bits[j]) + 7) >> 3)]
-        out.append(_ZLIB_HEADER + deflated + struct.pack(">I", _adler(lines[a:b], repeats[a:b])))
+        out.append(_ZLIB_HEADER + deflated + struct.pack(">I", adlers[j]))
     return out
 
 
-def _adler(lines: np.ndarray, repeats: np.ndarray) -> int:
-    """Adler-32 of the scanlines in closed form: with T bytes d_0..d_{T-1}, A = 1 + sum(d_i) and
-    B = T + sum(d_i * (T - i)) = T + T * sum(d_i) - sum(i * d_i), both mod 65521."""
-    n, width = lines.shape
-    line_len = (1 + repeats.astype(np.int64)) * (width + 1)
-    offset = np.cumsum(line_len) - line_len  # where each content line's filter byte (0) sits
-    total = int(line_len.sum())
-    row_sum = lines.sum(axis=1, dtype=np.int64)  # content byte x of line k sits at offset_k + 1 + x
-    row_moment = lines @ np.arange(width, dtype=np.int64)
-    # each repeated scanline's filter byte is 2, at offset_k + j * (width + 1) for j = 1..repeats_k
+def _adler(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray, first: np.ndarray) -> list[int]:
+    """Adler-32 of each image's scanlines in closed form, from the runs: with T bytes d_0..d_{T-1},
+    A = 1 + sum(d_i) and B = T + sum(d_i * (T - i)) = T + T * sum(d_i) - sum(i * d_i), both mod 65521."""
+    run_line, run_x, run_len, run_val = runs
     r = repeats.astype(np.int64)
-    zero_sum = 2 * r
-    zero_moment = 2 * (r * offset + (width + 1) * (r * (r + 1) // 2))
-    s = int(row_sum.sum() + zero_sum.sum())
-    moment = int(((((offset + 1) % _ADLER) * row_sum + row_moment) % _ADLER).sum() + (zero_moment % _ADLER).sum())
-    a = (1 + s) % _ADLER
-    b = (total + total % _ADLER * s - moment) % _ADLER
-    return (b << 16) | a
+    line_len = (1 + r) * (width + 1)
+    ends = np.cumsum(line_len)
+    image_start = (ends - line_len)[first]
+    image_of_line = np.repeat(np.arange(first.size), np.diff(np.append(first, n)))
+    offset = ends - line_len - image_start[image_of_line]  # each content line's filter byte (0), in its image
+    totals = np.add.reduceat(line_len, first)
+    # a run of value v over output columns [x, x + len) of line k: bytes at offset_k + 1 + x ...
+    run_sum = run_val * run_len
+    run_moment = run_val * ((run_x * run_len + run_len * (run_len - 1) // 2) % _ADLER)
+    line_sum = np.bincount(run_line, weights=run_sum, minlength=n).astype(np.int64)  # < 2**53: exact
+    line_moment = np.bincount(run_line, weights=run_moment % _ADLER, minlength=n).astype(np.int64)
+    # ... and each repeated scanline's filter byte 2, at offset_k + j * (width + 1) for j = 1..repeats_k
+    zero_moment = 2 * ((r * offset) % _ADLER + ((width + 1) * (r * (r + 1) // 2)) % _ADLER)
+    moment = (((offset + 1) % _ADLER) * (line_sum % _ADLER) + line_moment + zero_moment) % _ADLER
+    sums = np.add.reduceat(line_sum + 2 * r, first).tolist()
+    moments = np.add.reduceat(moment, first).tolist()
+    out = []
+    for total, s_, mom in zip(totals.tolist(), sums, moments):
+        a = (1 + s_) % _ADLER
+        b = (total + total % _ADLER * s_ - mom) % _ADLER
+        out.append((b << 16) | a)
+    return out
 
 
 def encode_upsampled(small: np.ndarray, size: tuple[int, int]) -> bytes:
@@ -261,20 +286,23 @@ def encode_many(smalls: Sequence[np.ndarray], size: tuple[int, int]) -> list[byt
     new[:, step + 1] = np.any(stack[:, ys[step]] != stack[:, ys[step + 1]], axis=2)
     image, line = np.nonzero(new)
     lines = stack[image, ys[line]]
-    if w != width:
+    if width >= w:  # upsampling reads every source column: runs are found on the source grid, then stretched
+        colstart = _column_starts(w, width)
+    else:
         lines = lines[:, nearest_indices(w, width)]
+        colstart = np.arange(width + 1)
     nxt = np.append(line[1:], height)
     nxt[np.append(image[1:] != image[:-1], True)] = height  # an image's last content line runs to its bottom
     repeats = nxt - line - 1
     ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
     if 3 <= width < _MAX_DISTANCE:
         first = np.flatnonzero(np.append(True, image[1:] != image[:-1]))
-        idats = _deflate_lines(np.ascontiguousarray(lines), repeats, first)
+        idats = _deflate_lines(_runs(np.ascontiguousarray(lines), colstart), lines.shape[0], width, repeats, first)
     else:
         idats = []
         for j in range(count):
             raw = np.zeros((height, width + 1), np.uint8)
             raw[~new[j], 0] = 2
-            raw[new[j], 1:] = lines[image == j]
+            raw[new[j], 1:] = lines[image == j] if width < w else lines[image == j][:, nearest_indices(w, width)]
             idats.append(zlib.compress(raw.tobytes(), 1))
     return [_SIGNATURE + ihdr + _chunk(b"IDAT", idat) + _IEND for idat in idats]
