@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -146,6 +147,21 @@ def _schema_violation(error: jsonschema.ValidationError) -> Violation:
     return Violation(path, f"schema:{error.validator}", expected, received, message)
 
 
+def _redact_credential(violations: list[Violation], auth: Mapping[str, Any] | None) -> list[Violation]:
+    """Violations of the credential (``$.headers.authorization``, ``$.query.api_key``) without its value: a token
+    must not be echoed in error bodies, journals or logs."""
+    if not auth or not violations:
+        return violations
+    where = f"$.{'headers' if auth.get('in') == 'header' else 'query'}.{auth.get('name', '').lower() if auth.get('in') == 'header' else auth.get('name', '')}"
+    out = []
+    for v in violations:
+        if v.path == where and v.received:
+            hidden = "a credential (redacted)"
+            v = dataclasses.replace(v, received=hidden, message=v.message.replace(v.received, hidden))
+        out.append(v)
+    return out
+
+
 class Contract:
     """One provider operation: its index, schemas and checks, with ``validate_*`` and ``assert_*``."""
 
@@ -223,7 +239,7 @@ class Contract:
         except WireError as exc:
             return Report([Violation(exc.path, "wire-format", exc.expected, exc.received, exc.message)]), RequestFacts(None, exc.message, {})
         instance = envelope.instance()
-        violations = self._request_validator.violations(instance)
+        violations = _redact_credential(self._request_validator.violations(instance), self.index.get("auth"))
         ctx = CheckContext(
             body=instance, locations={}, image_pointer=self.index["image"].get(envelope.form),
             max_pixels=max_pixels, image_note="the request image could not be decoded", decode_pixels=decode_pixels,
