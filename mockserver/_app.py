@@ -38,7 +38,7 @@ from contracts import ImageError, open_image
 from . import _generate
 from ._config import Config
 from ._fetch import FetchError, fetch_image
-from ._journal import Entry, Journal
+from ._journal import Entry, Journal, RedactQueryFilter
 from ._play import FaultResponse, gate, violate
 from ._scenarios import Behaviour
 from ._admin import ADMIN_PREFIX, add_rule, admin_router
@@ -364,9 +364,18 @@ def _endpoint(route: Route) -> Callable[[StarletteRequest], Awaitable[Response]]
     return endpoint
 
 
+def _redact_logs() -> None:
+    """Keep api keys out of uvicorn's access log (it prints the request line with its query string)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueryFilter) for f in logger.filters):
+            logger.addFilter(RedactQueryFilter())
+
+
 def create_app(config: Config | None = None) -> FastAPI:
     """The mock server's FastAPI app for a configuration (defaults: every provider, the seed models)."""
     config = config or Config()
+    _redact_logs()
     app = FastAPI(
         title="vision-contracts mock server",
         version="0.1.0",

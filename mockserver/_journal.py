@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
+import re
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Entry", "Journal", "redact_headers", "redact_query", "REDACTED"]
+__all__ = ["Entry", "Journal", "RedactQueryFilter", "redact_headers", "redact_query", "redact_url", "REDACTED"]
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
@@ -36,6 +38,25 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def redact_query(query: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in SECRET_QUERY else v) for k, v in query}
+
+
+_SECRET_IN_URL = re.compile(r"([?&](?:%s)=)[^&#\s\"]*" % "|".join(sorted(SECRET_QUERY)), re.I)
+
+
+def redact_url(text: str) -> str:
+    """``/ds/1?api_key=abc&x=1`` -> ``/ds/1?api_key=[redacted]&x=1``, anywhere in a string (a log line)."""
+    return _SECRET_IN_URL.sub(r"\1" + REDACTED, text) if "=" in text else text
+
+
+class RedactQueryFilter(logging.Filter):
+    """Redacts secret query parameters in log records: uvicorn's access log prints every request line, query included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_url(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 @dataclass
