@@ -154,7 +154,8 @@ def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """4-connected components of equal class values, all in numpy.
 
     Pixels are grouped into horizontal runs; runs touching vertically with the same class are linked, and each
-    run's label converges to the smallest run index of its component by min-propagation with pointer jumping.
+    run's label converges to the smallest run index of its component by hooking roots onto smaller roots and
+    pointer jumping.
     """
     h, w = classes.shape
     change = np.ones((h, w), dtype=bool)
@@ -165,17 +166,19 @@ def _components(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     # runs linked to the run below: each overlapping pair once, at its first shared column (where one of the
     # two runs starts), so no de-duplication is needed
     link = (classes[1:] == classes[:-1]) & (change[:-1] | change[1:])
-    a = run_of[:-1][link].astype(np.int64)
-    b = run_of[1:][link].astype(np.int64)
-    label = np.arange(n, dtype=np.int64)
+    a = run_of[:-1][link]
+    b = run_of[1:][link]
+    label = np.arange(n, dtype=np.int64)  # every label is a root (label[r] == r) between iterations
     while a.size:
         la, lb = label[a], label[b]
-        low = np.minimum(la, lb)
-        if np.array_equal(la, lb):
+        apart = la != lb
+        if not apart.any():
             break
-        np.minimum.at(label, a, low)
-        np.minimum.at(label, b, low)
-        while True:  # pointer jumping: label[i] <- label[label[i]] until stable
+        a, b, la, lb = a[apart], b[apart], la[apart], lb[apart]  # only links still joining two trees
+        # hook: each root points at the smallest root linked to it from below (parents are always smaller, so
+        # there are no cycles and each tree's root is its smallest run index)
+        np.minimum.at(label, np.maximum(la, lb), np.minimum(la, lb))
+        while True:  # pointer jumping: label[i] <- label[label[i]] until stable (every label a root again)
             nxt = label[label]
             if np.array_equal(nxt, label):
                 break
