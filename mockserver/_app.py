@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request as StarletteRequest
+from starlette.requests import ClientDisconnect, Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -217,6 +217,14 @@ class Server:
             entry.provider = route.provider
             entry.verdict = {"valid": False, "violations": [f"$.body: {exc}."]}
             return self._finish(entry, error_response(route.contracts[0], 413, f"The request body is too large: {exc}."), started)
+        except ClientDisconnect:  # the client left mid-body: journal it; the answer goes nowhere (uvicorn drops it)
+            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
+            entry.provider = route.provider
+            entry.verdict = {"valid": False, "violations": ["$.body: the client disconnected before sending the whole body."]}
+            response = error_response(route.contracts[0], reject_status(route.contracts[0]), "The client disconnected before sending the whole body.")
+            self._finish(entry, response, started)
+            entry.status = None  # nobody received an answer
+            return response
         entry = self.journal.open(raw.method, raw.path, raw.query.items(), raw.headers.items(), raw.body)
         entry.provider = route.provider
         try:
