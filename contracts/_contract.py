@@ -20,7 +20,7 @@ from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, run_checks
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image, sniff_image
 from ._model import ContractViolation, Report, Skip, Violation, brief
 from ._paths import find, json_path, resolve
-from ._request import Request, WireError, parse_wire
+from ._request import DEFAULT_MAX_JSON_DEPTH, Request, WireError, parse_wire
 
 __all__ = ["Catalog", "Contract", "UnknownOperation"]
 
@@ -207,11 +207,13 @@ class Contract:
     def parse_request(
         self, body: bytes = b"", *, content_type: str | None = None, headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None, path: Mapping[str, str] | None = None,
+        max_json_depth: int | None = DEFAULT_MAX_JSON_DEPTH,
     ) -> Request:
-        """The envelope for a request as it came off the wire; raises WireError when it fits no wire form."""
+        """The envelope for a request as it came off the wire; raises WireError when it fits no wire form (or its
+        JSON nests deeper than ``max_json_depth``)."""
         return parse_wire(
             self.index["forms"], self.request_schema, body=body, content_type=content_type,
-            headers=headers, query=query, path=path,
+            headers=headers, query=query, path=path, max_json_depth=max_json_depth,
         )
 
     def _envelope(self, request: Any) -> Request:

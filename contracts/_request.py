@@ -12,10 +12,13 @@ import email.parser
 import email.policy
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["Request", "WireError", "parse_wire"]
+__all__ = ["DEFAULT_MAX_JSON_DEPTH", "Request", "WireError", "json_depth_exceeds", "parse_wire"]
+
+DEFAULT_MAX_JSON_DEPTH = 64  # the deepest request of the contracts nests 4 levels (AI Refinery's segment_prompt)
 
 
 class WireError(ValueError):
@@ -116,8 +119,35 @@ def _finite(text: str) -> float:
     return number
 
 
-def _decode_json(body: bytes) -> Any:
+_JSON_TOKENS = re.compile(rb'\\.|["\[\]{}]', re.S)
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """True when the JSON text nests arrays/objects deeper than ``limit``; a scan of the brackets and quotes only
+    (strings are skipped), run before ``json.loads`` so a deep document costs no recursion."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string = 0, False
+    for m in _JSON_TOKENS.finditer(body):
+        token = m.group()
+        if in_string:
+            in_string = token != b'"'
+        elif token == b'"':
+            in_string = True
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def _decode_json(body: bytes, max_depth: int | None = DEFAULT_MAX_JSON_DEPTH) -> Any:
     """Strict JSON: Python's json accepts NaN, Infinity and -Infinity and turns 1e400 into inf; no provider does."""
+    if max_depth is not None and json_depth_exceeds(body, max_depth):
+        raise WireError("$.body", f"a JSON document nested at most {max_depth} levels deep", "a deeper document",
+                        f"The body is not acceptable JSON: it nests arrays or objects more than {max_depth} levels deep.")
     try:
         return json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
@@ -133,8 +163,10 @@ def parse_wire(
     headers: Mapping[str, str] | None = None,
     query: Mapping[str, str] | None = None,
     path: Mapping[str, str] | None = None,
+    max_json_depth: int | None = DEFAULT_MAX_JSON_DEPTH,
 ) -> Request:
-    """Build the envelope for a request, picking the first wire form (in index order) that the request fits."""
+    """Build the envelope for a request, picking the first wire form (in index order) that the request fits.
+    ``max_json_depth`` bounds the nesting of JSON bodies (None: only Python's recursion limit)."""
     media = _media_type(content_type)
     defs = request_schema.get("$defs", {})
     envelope = Request(
@@ -156,7 +188,7 @@ def parse_wire(
         if encoding == "json":
             if len(forms) > 1 and not body.lstrip().startswith(b"{"):
                 continue  # e.g. a file's bytes labelled application/json, as seed 001's JavaScript sends
-            envelope.form, envelope.body = form["name"], _decode_json(body)
+            envelope.form, envelope.body = form["name"], _decode_json(body, max_json_depth)
         elif encoding == "multipart":
             envelope.form, envelope.body = form["name"], _multipart(body, content_type or "")
         elif encoding == "text":

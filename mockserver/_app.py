@@ -268,7 +268,7 @@ class Server:
     async def _judge(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry):
         """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
         try:
-            envelope = raw.parse(contract, path_params)
+            envelope = raw.parse(contract, path_params, max_json_depth=self.config.max_json_depth)
         except WireError as exc:
             entry.verdict = {"valid": False, "violations": [str(wire_violation(exc))]}
             return None, exc, None

@@ -66,6 +66,7 @@ class Config:
     remote_timeout: float = 10.0
     max_body_bytes: int = 50_000_000
     max_pixels: int = 50_000_000
+    max_json_depth: int = 64
     work_size: int = 128
     colours: int = 6
     cache_size: int = 256
@@ -91,7 +92,7 @@ class Config:
         for model, task in self.models.items():
             if task not in HF_TASKS:
                 raise ConfigError(f"Model {model!r} has task {task!r}; a Hugging Face model's task must be one of {', '.join(HF_TASKS)}.")
-        for name in ("workers", "work_size", "colours", "remote_max_bytes", "max_body_bytes", "max_pixels"):
+        for name in ("workers", "work_size", "colours", "remote_max_bytes", "max_body_bytes", "max_pixels", "max_json_depth"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if not 2 <= self.colours <= 64:
@@ -215,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-remote-images", action="store_true", help="fetch other ?image= URLs over the network (off by default: offline, no SSRF)")
     p.add_argument("--remote-max-bytes", type=int, help="largest remote image fetched (default 20000000)")
     p.add_argument("--remote-timeout", type=float, help="seconds allowed for a remote image fetch (default 10)")
+    p.add_argument("--max-body-bytes", type=int, help="largest request body accepted; larger ones get 413 in the provider's format (default 50000000)")
+    p.add_argument("--max-pixels", type=int, help="largest image (width x height) decoded; larger ones get 400/422 (default 50000000)")
+    p.add_argument("--max-json-depth", type=int, help="deepest nesting of a JSON body; deeper ones get 400/422 before parsing (default 64)")
     p.add_argument("--created", type=int, help="fixed AI Refinery 'created' Unix time (default: the server's start time)")
     p.add_argument("--cache-size", type=int, help="responses kept in the LRU response cache (default 256; 0 disables)")
     p.add_argument("--auth", metavar="PROVIDER=TOKEN", action="append", type=_url_pair, default=[],
@@ -255,6 +259,7 @@ def load_config(args: argparse.Namespace) -> Config:
         config = from_mapping(data, config)
     values: dict[str, Any] = {}
     for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level",
+                 "max_body_bytes", "max_pixels", "max_json_depth",
                  "journal_limit", "max_wait_seconds"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)

@@ -46,11 +46,12 @@ class RawRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
-    def parse(self, contract: Contract, path_params: Mapping[str, Any] | None = None) -> contracts.Request:
+    def parse(self, contract: Contract, path_params: Mapping[str, Any] | None = None, *, max_json_depth: int | None = 64) -> contracts.Request:
         """The contract's envelope for this request; raises WireError when it fits none of the wire forms."""
         return contract.parse_request(
             self.body, content_type=self.content_type, headers=self.headers, query=self.query,
             path={k: str(v) for k, v in (path_params if path_params is not None else self.path_params).items()},
+            max_json_depth=max_json_depth,
         )
 
 
