@@ -219,10 +219,13 @@ def analyze(data: bytes, *, work: int = 128, colours: int = 6, max_pixels: int =
         remap[old] = new
     classes = remap[idx]
     k = len(order)
-    arr = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+    arr = np.asarray(rgb).reshape(-1, 3)
     flat = classes.ravel()
     counts = np.bincount(flat, minlength=k)
-    sums = np.stack([np.bincount(flat, weights=arr[:, c], minlength=k) for c in range(3)], axis=1)
+    if k * flat.size <= 1 << 21:  # one-hot product: integer sums, exact in float64; small grids only (memory)
+        sums = (flat[None, :] == np.arange(k, dtype=np.uint8)[:, None]).astype(np.float64) @ arr
+    else:
+        sums = np.stack([np.bincount(flat, weights=arr[:, c], minlength=k) for c in range(3)], axis=1)
     mean = np.round(sums / np.maximum(counts, 1)[:, None]).astype(np.uint8)
     border = np.concatenate([classes[0], classes[-1], classes[:, 0], classes[:, -1]])
     border_counts = np.bincount(border, minlength=k)
