@@ -14,7 +14,8 @@ How an image becomes regions (``analyze``):
 
 Labels come from fixed vocabularies (COCO things, ADE20K-like stuff), picked by hashing the seed with the
 region's colour, so a colour keeps its label across images. Scores are hashed too, and grow with region area.
-Masks are upsampled to the input's exact size with NEAREST and saved as mode-L PNGs (compress_level 1).
+Masks are mode-L PNGs of the input's exact size, pixel for pixel Pillow's NEAREST upsampling of the work-grid mask,
+written straight from the mask's runs by ``_png`` (all masks of a response in one vectorised pass).
 """
 
 from __future__ import annotations
