@@ -12,13 +12,14 @@ from functools import lru_cache
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
-from ._images import ImageError, ImageInfo, decode_image_string, open_image
+from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image
 from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._paths import find, json_path
 from ._request import Request, WireError
 
 __all__ = [
     "CHECKS",
+    "DEFAULT_MAX_PIXELS",
     "REQUEST_CHECKS",
     "Catalog",
     "CheckContext",

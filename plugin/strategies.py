@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import contracts
 from contracts import Contract, Request
-from contracts._paths import find, json_path
+from contracts import find, json_path
 from hypothesis import strategies as st
 from PIL import Image
 

@@ -44,3 +44,13 @@ PURE_PLUGIN_MODULES = {"plugin/_conform.py": {"pytest", "fastapi", "starlette", 
 def test_plugin_validators_stay_pure(module):
     found = _imports(ROOT / module) & PURE_PLUGIN_MODULES[module]
     assert not found, f"{module} must not import {sorted(found)}"
+
+
+@pytest.mark.parametrize("package", ["mockserver", "plugin"])
+def test_upper_layers_use_the_public_surface_of_contracts(package):
+    private = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("contracts._"):
+                private.add(f"{path.relative_to(ROOT)}: {node.module}")
+    assert not private, f"{package} imports private contracts modules: {sorted(private)}"

@@ -13,7 +13,7 @@ from contracts import ContractViolation, Severity
 from imaging import b64, jpeg, mask
 
 EXPECTED_EXPORTS = {
-    "CHECKS", "REQUEST_CHECKS", "Catalog", "CheckContext", "Contract", "ContractViolation", "Finding", "ImageError",
+    "CHECKS", "DEFAULT_MAX_PIXELS", "REQUEST_CHECKS", "Catalog", "CheckContext", "Contract", "ContractViolation", "Finding", "ImageError",
     "ImageInfo", "Report", "Request", "RequestFacts", "Severity", "Skip", "UnknownOperation", "Violation",
     "WireError", "catalog", "decode_image_string", "find", "get", "json_path", "open_image", "operations",
 }
