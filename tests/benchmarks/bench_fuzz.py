@@ -37,7 +37,6 @@ admin = select(schemathesis.openapi.from_url(ADMIN_URL + "/openapi.json", config
 
 CASES: dict[str, Counter] = defaultdict(Counter)
 STATUSES: dict[str, Counter] = defaultdict(Counter)
-FAILURES: dict[str, list[str]] = defaultdict(list)
 _alternate = itertools.count()
 
 
@@ -45,12 +44,9 @@ def _record(case, call) -> None:
     label = case.operation.label
     meta = case.meta
     CASES[label][f"{meta.phase.name.value}/{meta.generation.mode.value}" if meta else "?"] += 1
-    try:
-        response = call()
+    response = call()
+    if response is not None:
         STATUSES[label][response.status_code] += 1
-    except Exception as exc:  # noqa: BLE001 - every failure is counted and re-raised
-        FAILURES[label].append(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-        raise
 
 
 @api.parametrize()
@@ -69,9 +65,5 @@ def test_zz_report():
         total = sum(CASES[label].values())
         phases = ", ".join(f"{k} {v}" for k, v in sorted(CASES[label].items()))
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(STATUSES[label].items()))
-        print(f"  {label:<48} cases {total:>6}  failures {len(FAILURES[label])}  [{phases}]  statuses {{{statuses}}}")
-    print(f"  total cases {sum(sum(c.values()) for c in CASES.values())}, failures {sum(len(f) for f in FAILURES.values())}")
-    for label, items in FAILURES.items():
-        for item in items[:3]:
-            print(f"  FAIL {label}: {item}")
-    assert not any(FAILURES.values())
+        print(f"  {label:<48} cases {total:>6}  [{phases}]  statuses {{{statuses}}}")
+    print(f"  total cases {sum(sum(c.values()) for c in CASES.values())}; failures: see pytest's summary (one failed test per operation)")
