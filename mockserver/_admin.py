@@ -21,18 +21,18 @@ class RuleIn(BaseModel):
     stays until removed."""
 
     scenario: str = Field(description="one of the scenario names listed by GET /__vision__/scenarios")
-    params: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, float] = Field(default_factory=dict, strict=True)
     provider: Literal["huggingface", "roboflow", "airefinery"] | None = None
     operation: str | None = None
     model: str | None = Field(None, description="Hugging Face model id, or 'dataset/version' for Roboflow")
-    count: int | None = Field(None, ge=1)
-    seconds: float | None = Field(None, gt=0)
+    count: int | None = Field(None, ge=1, strict=True)
+    seconds: float | None = Field(None, gt=0, strict=True)
 
 
 class LoadingIn(BaseModel):
     model: str
-    requests: int | None = Field(None, ge=1)
-    seconds: float | None = Field(None, gt=0)
+    requests: int | None = Field(None, ge=1, strict=True)
+    seconds: float | None = Field(None, gt=0, strict=True)
 
 
 class AdminError(BaseModel):
@@ -51,8 +51,8 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 class RateLimitIn(BaseModel):
     provider: Literal["huggingface", "roboflow", "airefinery"]
-    requests: int = Field(ge=1)
-    seconds: float = Field(gt=0)
+    requests: int = Field(ge=1, strict=True)
+    seconds: float = Field(gt=0, strict=True)
 
 
 def add_rule(behaviour: Behaviour, rule: Mapping[str, Any]):

@@ -334,6 +334,13 @@ class _CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+_HF_PATH = re.compile(r"^/(hf-inference/)?models/")
+
+
+def _hf_contract(config: Config) -> Contract | None:
+    return contracts.get("huggingface", "object-detection") if "huggingface" in config.providers else None
+
+
 def _starlette_path(contract: Contract, template: str) -> str:
     """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``, integer -> ``:int``)."""
     path_schema = contract.request_part_schema("path")
@@ -415,6 +422,9 @@ def create_app(config: Config | None = None) -> FastAPI:
             entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
             entry.status = exc.status_code
             entry.verdict = {"valid": False, "violations": [f"$: no operation is served at {request.method} {request.url.path}."]}
+        hf = _hf_contract(config) if exc.status_code == 404 and _HF_PATH.match(request.url.path) else None
+        if hf is not None:  # a model id no route can hold (e.g. a newline): Hugging Face's own 404 shape
+            return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]

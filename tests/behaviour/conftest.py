@@ -13,9 +13,7 @@ import pytest
 from mockserver import Config
 from mockserver.testing import sample_image, serve
 
-HF_TOKEN = "hf_behaviour_token"
-RF_KEY = "rf_behaviour_key"
-AIR_KEY = "air_behaviour_key"
+from behaviour_support import AIR_KEY, HF_TOKEN, RF_KEY
 
 
 @pytest.fixture(scope="session")

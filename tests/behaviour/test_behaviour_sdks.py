@@ -8,7 +8,7 @@ import base64
 import httpx
 import pytest
 
-from conftest import AIR_KEY, HF_TOKEN, RF_KEY
+from behaviour_support import AIR_KEY, HF_TOKEN, RF_KEY
 
 DET = "facebook/detr-resnet-50"
 SEG = "openmmlab/upernet-convnext-small"
