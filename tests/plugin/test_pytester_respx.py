@@ -29,6 +29,13 @@ def closed_proxy(monkeypatch):
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    from huggingface_hub.utils import close_session
+
+    # huggingface_hub keeps one global httpx2 client, which remembers the proxy it was built with: build it afresh
+    # under the closed proxy, and throw it away after, so later tests in this process do not inherit the dead proxy.
+    close_session()
+    yield
+    close_session()
 
 
 def routed(router):
