@@ -79,8 +79,10 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool 
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageError(f"expected an image of at most {max_pixels} pixels: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"expected a decodable image, but its {len(data)} bytes are in no image format Pillow reads (they start {data[:8]!r})") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"expected a decodable image, but Pillow could not identify it ({exc})") from None
+        raise ImageError(f"expected a decodable image, but Pillow could not read it ({exc})") from None
     width, height = im.size
     if width < 1 or height < 1:
         raise ImageError(f"expected an image at least 1x1, got {width}x{height}")
