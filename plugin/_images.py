@@ -108,26 +108,31 @@ def encode(im: Image.Image, fmt: str, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def _rectangle(packed: int, area: int) -> tuple[int, int, int]:
+_PACKED = st.integers(0, 2**62)  # one choice per rectangle: two corners and a colour, unpacked by modulo
+_RECTANGLE_COUNT = st.integers(0, 3)
+_PALETTE_SIZE = st.integers(1, 4)
+_RGB = st.integers(0, 2**24 - 1)
+
+
+def _rectangle(packed: int, area: int, colours: int) -> tuple[int, int, int]:
     rest, a = divmod(packed, area)
-    colour, b = divmod(rest, area)
-    return a, b, colour
+    rest, b = divmod(rest, area)
+    return a, b, rest % colours
 
 
 @st.composite
-def _samples(draw, pairs: list[tuple[str, str]], min_size: int, max_size: int) -> ImageSample:
-    """Few Hypothesis choices per image (about ten), since each choice costs more than encoding a small image."""
-    fmt, mode = pairs[draw(st.integers(0, len(pairs) - 1))] if len(pairs) > 1 else pairs[0]
-    width = draw(st.integers(min_size, max_size))
-    height = draw(st.integers(min_size, max_size))
-    colour = _colour(mode)
-    background = draw(colour)
-    area, colours = width * height, _CHANNEL_MAX.get(mode, 2 ** (8 * len(mode)) - 1) + 1
-    packed = st.integers(0, area * area * colours - 1)  # one choice per rectangle: two corners and a colour
-    rectangles = [_rectangle(draw(packed), area) for _ in range(draw(st.integers(0, 3)))]
+def _samples(draw, pairs: list[tuple[str, str]], pair_index: st.SearchStrategy, side: st.SearchStrategy,
+             colours: dict[str, st.SearchStrategy]) -> ImageSample:
+    """Few Hypothesis choices per image (about six), since each choice costs more than encoding a small image. The
+    strategies are built once, outside the draw: building one per draw makes Hypothesis validate it every time."""
+    fmt, mode = pairs[draw(pair_index)]
+    width, height = draw(side), draw(side)
+    background = draw(colours[mode])
+    area, count = width * height, _CHANNEL_MAX.get(mode, 2 ** (8 * len(mode)) - 1) + 1
+    rectangles = [_rectangle(draw(_PACKED), area, count) for _ in range(draw(_RECTANGLE_COUNT))]
     palette = None
     if mode == "P":
-        palette = [draw(_colour("RGB")) for _ in range(draw(st.integers(1, 4)))]
+        palette = [draw(_RGB) for _ in range(draw(_PALETTE_SIZE))]
         background %= len(palette)
         rectangles = [(a, b, c % len(palette)) for a, b, c in rectangles]
     im = _render(mode, (width, height), background, rectangles, palette)
@@ -148,7 +153,10 @@ def image_infos(
     """
     if not 1 <= min_size <= max_size:
         raise ValueError(f"Expected 1 <= min_size <= max_size, got min_size={min_size} and max_size={max_size}.")
-    return _samples(encodable_pairs(formats, modes), min_size, max_size)
+    pairs = encodable_pairs(formats, modes)
+    pair_index = st.integers(0, len(pairs) - 1) if len(pairs) > 1 else st.just(0)
+    colours = {mode: _colour(mode) for _, mode in pairs}
+    return _samples(pairs, pair_index, st.integers(min_size, max_size), colours)
 
 
 def images(

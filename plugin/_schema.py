@@ -222,7 +222,7 @@ class Translator:
             return st.dictionaries(keys, values, min_size=lo, max_size=hi)
         if not optional:
             return st.fixed_dictionaries(fixed)
-        return _with_optional(st.fixed_dictionaries(fixed), tuple(optional.items()))
+        return _with_optional(st.fixed_dictionaries(fixed), tuple(optional.items()), st.integers(0, 2 ** len(optional) - 1))
 
     def _array(self, schema, resolver, parts):
         prefix = [self.strategy(s, resolver, parts + (i,)) for i, s in enumerate(schema.get("prefixItems", []))]
@@ -239,10 +239,11 @@ class Translator:
 
 
 @st.composite
-def _with_optional(draw, fixed: st.SearchStrategy, optional: tuple) -> dict[str, Any]:
-    """The required properties, then the optional ones a single drawn bitmask selects (one choice, shrinking to none)."""
+def _with_optional(draw, fixed: st.SearchStrategy, optional: tuple, masks: st.SearchStrategy) -> dict[str, Any]:
+    """The required properties, then the optional ones a single drawn bitmask selects (one choice, shrinking to none).
+    ``masks`` is built once by the caller: a strategy built inside a draw is validated on every draw."""
     out = draw(fixed)
-    mask = draw(st.integers(0, 2 ** len(optional) - 1))
+    mask = draw(masks)
     for i, (name, strategy) in enumerate(optional):
         if mask >> i & 1:
             out[name] = draw(strategy)

@@ -60,6 +60,9 @@ CONTENT_TYPES = MappingProxyType({
     "raw": (None, "{media}", "application/octet-stream", "application/json"),
     "text": (None, "application/x-www-form-urlencoded", "application/json", "text/plain"),
 })
+#: Built once: a strategy built inside a draw is validated by Hypothesis on every draw.
+_CONTENT_TYPE_PICKS = MappingProxyType({encoding: pick(choices) for encoding, choices in CONTENT_TYPES.items()})
+_BOOLEANS = st.booleans()
 SECTIONS = ("path", "query", "headers", "body")
 EARLIEST_CREATED = 1420070400  # the created-plausible check's lower bound (2015-01-01)
 
@@ -269,16 +272,16 @@ def _valid_request(draw, shape: _Shape, sections: Mapping[str, st.SearchStrategy
         elif shape.encoding in ("raw", "multipart"):
             image_value = _image_string(sample, False)
         else:
-            image_value = _image_string(sample, shape.data_uri and draw(st.booleans()))
+            image_value = _image_string(sample, shape.data_uri and draw(_BOOLEANS))
         envelope = _set(envelope, shape.image_parts, image_value)
     for check in shape.contract.index.get("request_checks", []):
         fit = REQUEST_FITS.get(check)
         if fit is not None:
             envelope["body"] = fit(envelope["body"], sample.size)
     headers = dict(envelope["headers"] or {})
-    choices = CONTENT_TYPES.get(shape.encoding)
-    if choices and "content-type" not in headers:
-        content_type = draw(pick(choices))
+    choices = _CONTENT_TYPE_PICKS.get(shape.encoding)
+    if choices is not None and "content-type" not in headers:
+        content_type = draw(choices)
         if content_type is not None:
             headers["content-type"] = content_type.format(media=sample.media_type)
     return GeneratedRequest(
