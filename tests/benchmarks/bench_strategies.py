@@ -52,5 +52,11 @@ def main(n: int = 2000) -> None:
         print(f"{'image_responses ' + name:58} {rate(image_responses(*op), n // 4):11.0f}")
 
 
+
+def test_strategy_rates():
+    """Collected by `./dev bench`: prints the same table (fewer examples)."""
+    main(500)
+
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
