@@ -68,12 +68,6 @@ def guess_task(model_id: str) -> str | None:
     return None
 
 
-def _bool_header(value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    return value.strip().lower() not in ("false", "0", "no")
-
-
 class _ResponseCache:
     """A bounded LRU of finished responses (body bytes and headers), safe across threads."""
 
@@ -252,7 +246,7 @@ class Server:
         if outcome.response is not None:
             await self._judge(contract, raw, path_params, entry)
             return outcome.response
-        use_cache = _bool_header(raw.header("x-use-cache"), True) if contract.provider == "huggingface" else True
+        use_cache = raw.flag("x-use-cache", True) if contract.provider == "huggingface" else True
         key = self.cache_key(contract, raw, path_params)
         hit = self.cache.get(key) if use_cache else None
         if hit is not None:

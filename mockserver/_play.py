@@ -70,12 +70,8 @@ def loading_response(contract: Contract, model: str, eta: float) -> Response:
     return _status_response(contract, 503, f"The model {model} is temporarily unavailable; retry in {eta:.1f} seconds.")
 
 
-def _wants_to_wait(raw: RawRequest) -> bool:
-    return (raw.header("x-wait-for-model") or "").strip().lower() in ("true", "1")
-
-
 async def _loading(server: Any, contract: Contract, raw: RawRequest, model: str, eta: float) -> Response | None:
-    if contract.provider == "huggingface" and _wants_to_wait(raw):
+    if contract.provider == "huggingface" and raw.flag("x-wait-for-model", False):
         await asyncio.sleep(min(eta, server.config.max_wait_seconds))
         server.behaviour.finish_loading(model)
         return None

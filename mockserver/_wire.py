@@ -46,6 +46,14 @@ class RawRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def flag(self, name: str, default: bool) -> bool:
+        """A boolean header (HF's x-use-cache, x-wait-for-model): absent gives the default; the contract's
+        request schema has already limited the spelling to true/false/1/0 in any case."""
+        value = self.header(name)
+        if value is None:
+            return default
+        return value.strip().lower() in ("true", "1")
+
     def parse(self, contract: Contract, path_params: Mapping[str, Any] | None = None, *, max_json_depth: int | None = 64) -> contracts.Request:
         """The contract's envelope for this request; raises WireError when it fits none of the wire forms."""
         return contract.parse_request(
