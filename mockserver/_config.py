@@ -141,7 +141,7 @@ class Config:
         return out
 
 
-_KEYS = {f.name for f in fields(Config)}
+_KEYS = frozenset(f.name for f in fields(Config))
 
 
 def from_mapping(data: Mapping[str, Any], base: Config | None = None) -> Config:

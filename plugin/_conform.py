@@ -32,9 +32,11 @@ def _is_response(value: Any) -> bool:
 
 
 def _content(response: Any) -> bytes:
+    import httpx
+
     try:
         return response.content
-    except Exception:  # httpx raises ResponseNotRead for a streamed response that was not read yet
+    except httpx.ResponseNotRead:  # a streamed httpx response that was not read yet
         return response.read()
 
 
