@@ -62,7 +62,7 @@ def _model_id() -> st.SearchStrategy[str]:
 KNOWN_PATTERNS: Mapping[str, Callable[[], st.SearchStrategy[str]]] = MappingProxyType({
     "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$": _model_id,
     "^[A-Za-z0-9][A-Za-z0-9._-]*$": _name,
-    "^Bearer:? +[!-~]+$": lambda: st.text(_VISIBLE, min_size=1, max_size=40).map(lambda token: "Bearer " + token),
+    "^[Bb][Ee][Aa][Rr][Ee][Rr]:? +[!-~]+$": lambda: st.text(_VISIBLE, min_size=1, max_size=40).map(lambda token: "Bearer " + token),
     "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$": lambda: pick(("true", "false", "True", "FALSE", "1", "0")),
     "^(0|[1-9][0-9]{0,2})$": lambda: st.integers(0, 999).map(str),
     "^iVBORw0KGgo[A-Za-z0-9+/]*={0,2}$": lambda: st.just("iVBORw0KGgo="),  # placeholder; masks are drawn separately

@@ -56,6 +56,7 @@ def test_hf_auth_refuses_missing_or_wrong_tokens(base_url, png, headers):
 def test_hf_auth_accepts_the_token_and_the_docs_colon_spelling(base_url, png):
     assert hf(base_url, png).status_code == 200
     assert hf(base_url, png, {"Authorization": f"Bearer: {HF_TOKEN}"}).status_code == 200
+    assert hf(base_url, png, {"Authorization": f"bearer {HF_TOKEN}"}).status_code == 200  # schemes are case-insensitive
 
 
 def test_roboflow_bad_key_is_403_forbidden(base_url, png):
