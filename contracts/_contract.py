@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -17,8 +16,8 @@ import referencing
 import referencing.jsonschema
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, run_checks
-from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image, sniff_image
-from ._model import ContractViolation, Report, Skip, Violation, brief
+from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, open_image, sniff_image
+from ._model import ContractViolation, Report, Violation, brief
 from ._paths import find, json_path, resolve
 from ._request import DEFAULT_MAX_JSON_DEPTH, Request, WireError, parse_wire
 
@@ -346,24 +345,24 @@ class Contract:
     def validate_error_body(self, body: Any, status: int) -> Report:
         return self._validate_error(body, status)
 
+    def _resolve(self, node: Any, uri: str) -> tuple[Any, str]:
+        """Follow a chain of bare ``$ref`` nodes (a $ref with at most a description beside it) from ``node``,
+        found at ``uri``; returns the schema reached and the URI it was found at."""
+        while isinstance(node, dict) and "$ref" in node and set(node) <= {"$ref", "description"}:
+            uri = urljoin(uri, node["$ref"])
+            node = self.catalog.registry.resolver().lookup(uri).contents
+        return node, uri
+
     def error_schema(self, status: int) -> dict[str, Any]:
         """The error body schema for a status, with a top-level $ref chain followed (KeyError if none)."""
-        ref = self.index["errors"][str(status)]
-        uri = self.uri(ref)
-        node = self.catalog.registry.resolver().lookup(uri).contents
-        while isinstance(node, dict) and set(node) <= {"$ref", "description"} and "$ref" in node:
-            uri = urljoin(uri, node["$ref"])
-            node = self.catalog.registry.resolver().lookup(uri).contents
-        return node
+        uri = self.uri(self.index["errors"][str(status)])
+        return self._resolve({"$ref": uri}, uri)[0]
 
-    def request_part_schema(self, part: str) -> dict[str, Any]:
-        """The request schema's schema for one envelope part (``path``, ``query``, ``headers``), $ref followed."""
+    def request_part(self, part: str) -> tuple[dict[str, Any], str]:
+        """The request schema's schema for one envelope part (``path``, ``query``, ``headers``), $ref followed, with
+        the URI it was found at (the base for its own references)."""
         node = self.request_schema.get("properties", {}).get(part, {})
-        uri = self.uri(self.index["request_schema"])
-        while isinstance(node, dict) and "$ref" in node:
-            uri = urljoin(uri, node["$ref"])
-            node = self.catalog.registry.resolver().lookup(uri).contents
-        return node
+        return self._resolve(node, self.uri(self.index["request_schema"]))
 
     def request_image(self, request: Request) -> Any:
         """The image as a request envelope carries it (base64, data URI or URL), found by the index's pointer."""

@@ -68,16 +68,8 @@ class _Bundler:
 
 def _part_schema(contract: Contract, bundler: _Bundler, part: str) -> dict[str, Any]:
     """The request schema's schema for one envelope part (path, query, headers), with $refs bundled."""
-    schema = contract.request_schema.get("properties", {}).get(part, {})
-    base = contract.uri(contract.index["request_schema"])
-    if "$ref" in schema:
-        target = urljoin(base, schema["$ref"])
-        doc, _, fragment = target.partition("#")
-        node = contract.catalog.schemas[doc]
-        for token in [t for t in fragment.split("/") if t]:
-            node = node[token]
-        return bundler.inline(node, doc)
-    return bundler.inline(schema, base)
+    schema, uri = contract.request_part(part)
+    return bundler.inline(schema, uri.partition("#")[0])
 
 
 def _parameters(contract: Contract, bundler: _Bundler, where: str, part: str, skip: Iterable[str] = ()) -> list[dict[str, Any]]:

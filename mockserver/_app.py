@@ -337,7 +337,7 @@ def _hf_contract(config: Config) -> Contract | None:
 
 def _starlette_path(contract: Contract, template: str) -> str:
     """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``, integer -> ``:int``)."""
-    path_schema = contract.request_part_schema("path")
+    path_schema, _ = contract.request_part("path")
     props = path_schema.get("properties", {})
 
     def convert(m: re.Match) -> str:

@@ -1,24 +1,30 @@
-"""Run the mock server inside a test process: ``with serve(config) as base_url: ...``.
+"""Run the mock server for tests: ``with serve(config) as base_url: ...`` inside the test process, or
+``with serve_process(args) as (base_url, proc): ...`` as ``python -m mockserver`` in a subprocess (its own logs and
+resident memory).
 
-The app runs under ``uvicorn.Server`` in a daemon thread on a socket bound before the thread starts, so the port
-is known (port 0 picks a free one) and the context manager returns only once the server accepts requests.
+``serve`` runs the app under ``uvicorn.Server`` in a daemon thread on a socket bound before the thread starts, so
+the port is known (port 0 picks a free one) and the context manager returns only once the server accepts requests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import uvicorn
 
 from ._app import create_app
 from ._config import Config
 
-__all__ = ["sample_image", "serve"]
+__all__ = ["free_port", "sample_image", "serve", "serve_process"]
 
 
 @contextlib.contextmanager
@@ -49,6 +55,49 @@ def serve(config: Config | None = None, *, timeout: float = 20.0, **overrides: A
         server.should_exit = True
         thread.join(timeout)
         sock.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python -m mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields (base URL,
+    process) and stops it afterwards. Its output goes to ``log`` (or nowhere)."""
+    import httpx
+
+    port = free_port()
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", str(port), *args], stdout=out,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"python -m mockserver exited with {proc.returncode}" + (f": {log.read_text()[-2000:]}" if log else ""))
+            try:
+                if httpx.get(url + "/__vision__/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"python -m mockserver did not answer within {timeout} s")
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
 
 
 def sample_image(width: int = 96, height: int = 64, *, fmt: str = "PNG", mode: str = "RGB", noise: int = 0, seed: int = 0) -> bytes:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
+
+from mockserver.testing import free_port
 
 DURATION = os.environ.get("BENCH_DURATION", "6s")
 CONNECTIONS = 32
@@ -67,12 +68,6 @@ def photo_like_jpeg(size: int = 512) -> bytes:
     out = io.BytesIO()
     Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -131,19 +126,19 @@ def test_server_throughput(tmp_path):
     json_headers = {"Content-Type": "application/json"}
     rows: list[tuple[str, dict[str, float]]] = []
 
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, "-c", PARSE_ONLY_APP, str(port)], port, "/docs") as url:
         rows.append(("bare FastAPI, parse the JSON body only", wrk(url + MODEL_PATH, body_file, json_headers)))
     # the same endpoint with 2 uvicorn workers, to compare like with like against the mock's --workers 2 row
     app_dir = tmp_path / "parse_only"
     app_dir.mkdir()
     (app_dir / "parse_only_app.py").write_text(PARSE_ONLY_APP.split("uvicorn.run(")[0])
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, "-m", "uvicorn", "parse_only_app:app", "--port", str(port), "--workers", "2",
                    "--log-level", "warning", "--no-access-log", "--app-dir", str(app_dir)], port, "/docs") as url:
         rows.append(("bare FastAPI --workers 2, parse only", wrk(url + MODEL_PATH, body_file, json_headers)))
 
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning"], port, "/__vision__/health") as url:
         check = httpx.post(url + MODEL_PATH, content=body_file.read_bytes(), headers=json_headers, timeout=30)
         assert check.status_code == 200, check.text
@@ -151,7 +146,7 @@ def test_server_throughput(tmp_path):
         rows.append(("vision-mock, repeated request (response cache)", wrk(url + MODEL_PATH, body_file, json_headers)))
         rows.append(("vision-mock, x-use-cache: false (computed afresh)", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
-    port = _free_port()
+    port = free_port()
     with _process([sys.executable, "-m", "mockserver", "--port", str(port), "--workers", "2", "--log-level", "warning"], port, "/__vision__/health") as url:
         rows.append(("vision-mock --workers 2, x-use-cache: false", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
@@ -160,7 +155,7 @@ def test_server_throughput(tmp_path):
         doc = contracts.openapi.build(["huggingface"], operations=["image-segmentation"])
         doc_file = tmp_path / "openapi.json"
         doc_file.write_text(json.dumps(doc))
-        port = _free_port()
+        port = free_port()
         with _process([str(prism), "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port), str(doc_file)], port, "/") as url:
             check = httpx.post(url + MODEL_PATH, content=body_file.read_bytes(), headers=json_headers, timeout=30)
             print(f"prism answer: {check.status_code}, {len(check.content)} bytes")

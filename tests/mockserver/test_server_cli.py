@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
 from mockserver import Config, ConfigError, DEFAULT_MODELS
 from mockserver._config import from_mapping, parse_args
-from mockserver.testing import sample_image
+from mockserver.testing import sample_image, serve_process
 
 
 def test_defaults():
@@ -54,29 +51,8 @@ def test_config_is_frozen():
         Config().seed = 3  # type: ignore[misc]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_python_dash_m_mockserver_serves_all_four_operations(tmp_path):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/__vision__/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode() if proc.poll() is not None else "timeout"
-            time.sleep(0.1)
-        import base64
-
+    with serve_process(["--log-level", "warning"]) as (url, _):
         png = sample_image(40, 30)
         b64 = base64.b64encode(png).decode()
         assert httpx.post(url + "/models/openmmlab/upernet-convnext-small", content=png).status_code == 200
@@ -84,6 +60,3 @@ def test_python_dash_m_mockserver_serves_all_four_operations(tmp_path):
         assert httpx.post(url + "/proj/1?api_key=k", content=b64).status_code == 200
         r = httpx.post(url + "/v1/images/segmentations", json={"model": "m", "image_prompt": b64, "segment_prompt": [[[1, 1]]]}, headers={"authorization": "Bearer k"})
         assert r.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(10)

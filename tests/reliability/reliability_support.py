@@ -1,57 +1,15 @@
-"""Helpers of the reliability tests: a free port, and ``python -m mockserver`` in a subprocess (so its logs and
-resident memory are its own)."""
+"""Helpers of the reliability tests: ``python -m mockserver`` in a subprocess (so its logs and resident memory are
+its own; from ``mockserver.testing``), its resident memory, and raw HTTP for values httpx refuses to send."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python -m mockserver --port N ARGS`` on 127.0.0.1; yields (base URL, process). Output goes to ``log``."""
-    port = free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", str(port), *args], stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"python -m mockserver exited with {proc.returncode}" + (f": {log.read_text()[-2000:]}" if log else ""))
-            try:
-                if httpx.get(url + "/__vision__/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"python -m mockserver did not answer within {timeout} s")
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if log:
-            out.close()
+from mockserver.testing import serve_process as server_process  # noqa: F401 (re-exported for the tests)
 
 
 def rss_kib(pid: int) -> int:
