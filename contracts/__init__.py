@@ -1,6 +1,6 @@
 """vision-contracts: JSON Schema contracts and semantic checks for hosted computer-vision inference APIs.
 
-    >>> import contracts
+    >>> from vision_contracts import contracts
     >>> c = contracts.get("huggingface", "object-detection")
     >>> c.validate_response([{"label": "cat", "score": 0.9, "box": {"xmin": 9, "ymin": 0, "xmax": 3, "ymax": 4}}])
     [Violation(path='$[0].box.xmin', check='box-order', ...)]

@@ -1,5 +1,5 @@
-"""``python -m contracts openapi PROVIDER [--operation OP] [--server URL]``: print an OpenAPI 3.1 document;
-``python -m contracts list``: the operations with contracts."""
+"""``python -m vision_contracts.contracts openapi PROVIDER [--operation OP] [--server URL]``: print an OpenAPI 3.1 document;
+``python -m vision_contracts.contracts list``: the operations with contracts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._openapi import build
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contracts", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vision_contracts.contracts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     openapi = sub.add_parser("openapi", help="print an OpenAPI 3.1 document built from the contracts")
     openapi.add_argument("providers", nargs="+", help="provider names: " + ", ".join(sorted({p for p, _ in catalog().operations})))

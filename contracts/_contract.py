@@ -47,7 +47,7 @@ class Catalog:
     """Every contract shipped in ``contracts/schemas``; schemas are read once and validators compiled once."""
 
     def __init__(self, root: Any = None):
-        self.root = root or resources.files("contracts") / "schemas"
+        self.root = root or resources.files("vision_contracts.contracts") / "schemas"
         self.schemas: dict[str, Any] = {}
         self.indexes: dict[tuple[str, str], dict[str, Any]] = {}
         for provider_dir in sorted(self.root.iterdir(), key=lambda p: p.name):

@@ -1,9 +1,9 @@
 """The vision-contracts mock server: every provider operation of the contracts, served by one FastAPI app.
 
-    >>> from mockserver import Config, create_app
+    >>> from vision_contracts.mockserver import Config, create_app
     >>> app = create_app(Config(seed=1))
 
-Run it with ``python -m mockserver`` (or ``vision-mock``); in tests, ``mockserver.testing.serve(config)``.
+Run it with ``python -m vision_contracts.mockserver`` (or ``vision-mock``); in tests, ``vision_contracts.mockserver.testing.serve(config)``.
 
 Decisions worth knowing:
 

@@ -1,4 +1,4 @@
-"""``python -m mockserver`` / ``vision-mock``: serve every provider on 127.0.0.1:8000 (see ``--help``)."""
+"""``python -m vision_contracts.mockserver`` / ``vision-mock``: serve every provider on 127.0.0.1:8000 (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if config.workers > 1:
         os.environ[_ENV] = json.dumps(config.to_json())
-        uvicorn.run("mockserver.__main__:app_factory", factory=True, host=config.host, port=config.port,
+        uvicorn.run("vision_contracts.mockserver.__main__:app_factory", factory=True, host=config.host, port=config.port,
                     workers=config.workers, log_level=config.log_level)
     else:
         uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=config.log_level)

@@ -31,9 +31,9 @@ from starlette.requests import ClientDisconnect, Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import contracts
-from contracts import Contract, WireError
-from contracts import ImageError, open_image
+from vision_contracts import contracts
+from vision_contracts.contracts import Contract, WireError
+from vision_contracts.contracts import ImageError, open_image
 
 from . import _generate
 from ._config import Config
@@ -49,7 +49,7 @@ from ._wire import (
 
 __all__ = ["ADMIN_PREFIX", "Server", "create_app", "guess_task"]
 
-log = logging.getLogger("mockserver")
+log = logging.getLogger("vision_contracts.mockserver")
 
 CACHE_HEADER = "x-vision-cache"  # the mock's own header: "hit" or "miss"
 
@@ -433,7 +433,7 @@ def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
     provider_routes = [r for r in app.routes if getattr(r, "tags", None) and r.tags[0] in config.providers]
     generated = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     try:
-        from contracts import openapi as contract_openapi  # type: ignore[attr-defined]
+        from vision_contracts.contracts import openapi as contract_openapi  # type: ignore[attr-defined]
     except ImportError:
         contract_openapi = None
     if contract_openapi is None or not hasattr(contract_openapi, "build"):

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from contracts import DEFAULT_MAX_PIXELS, ImageError, open_image
+from vision_contracts.contracts import DEFAULT_MAX_PIXELS, ImageError, open_image
 
 from ._png import encode_many, encode_upsampled
 

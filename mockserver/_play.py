@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from contracts import Contract
+from vision_contracts.contracts import Contract
 
 from ._auth import credential, token_ok
 from ._scenarios import CONTROL_HEADER, ScenarioError, Spec, parse_header

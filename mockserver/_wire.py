@@ -15,9 +15,9 @@ from typing import Any, Iterable, Mapping
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 
-import contracts
-from contracts import Contract, Report, Violation, WireError
-from contracts import ImageError, decode_image_string
+from vision_contracts import contracts
+from vision_contracts.contracts import Contract, Report, Violation, WireError
+from vision_contracts.contracts import ImageError, decode_image_string
 
 __all__ = ["RawRequest", "RequestTooLarge", "read_raw", "error_response", "error_body", "reject_status", "image_value"]
 

@@ -1,5 +1,5 @@
 """Run the mock server for tests: ``with serve(config) as base_url: ...`` inside the test process, or
-``with serve_process(args) as (base_url, proc): ...`` as ``python -m mockserver`` in a subprocess (its own logs and
+``with serve_process(args) as (base_url, proc): ...`` as ``python -m vision_contracts.mockserver`` in a subprocess (its own logs and
 resident memory).
 
 ``serve`` runs the app under ``uvicorn.Server`` in a daemon thread on a socket bound before the thread starts, so
@@ -66,27 +66,27 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python -m mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields (base URL,
+    """``python -m vision_contracts.mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields (base URL,
     process) and stops it afterwards. Its output goes to ``log`` (or nowhere)."""
     import httpx
 
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", str(port), *args], stdout=out,
+    proc = subprocess.Popen([sys.executable, "-m", "vision_contracts.mockserver", "--port", str(port), *args], stdout=out,
                             stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"python -m mockserver exited with {proc.returncode}" + (f": {log.read_text()[-2000:]}" if log else ""))
+                raise RuntimeError(f"python -m vision_contracts.mockserver exited with {proc.returncode}" + (f": {log.read_text()[-2000:]}" if log else ""))
             try:
                 if httpx.get(url + "/__vision__/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"python -m mockserver did not answer within {timeout} s")
+                raise RuntimeError(f"python -m vision_contracts.mockserver did not answer within {timeout} s")
             time.sleep(0.1)
         yield url, proc
     finally:

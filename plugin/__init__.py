@@ -1,6 +1,6 @@
 """vision-contracts for your tests: fixtures (through the ``pytest11`` entry point), Hypothesis strategies and validators.
 
-    from plugin import assert_conforms
+    from vision_contracts.plugin import assert_conforms
 
     def test_detect(vision_mock):
         r = requests.post(vision_mock.url("huggingface", model="facebook/detr-resnet-50"), data=image)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import contracts
-from contracts import ContractViolation, Report, Violation
+from vision_contracts import contracts
+from vision_contracts.contracts import ContractViolation, Report, Violation
 
 __all__ = ["NonConformingResponse", "assert_conforms"]
 

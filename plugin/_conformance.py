@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    import contracts  # imported where used: a pytest run without --vision-target pays for neither Hypothesis nor httpx
+    from vision_contracts import contracts  # imported where used: a pytest run without --vision-target pays for neither Hypothesis nor httpx
     import httpx
 
     from .strategies import GeneratedRequest, InvalidRequest
@@ -54,7 +54,7 @@ def _pinned(contract: contracts.Contract, model: str | None) -> dict[str, Any]:
     """Strategy overrides for ``--vision-model``; Hugging Face defaults to a seed-document model of the task."""
     paths = contract.index["paths"][0]
     if model is None and "{model_id}" in paths:
-        from mockserver import DEFAULT_MODELS
+        from vision_contracts.mockserver import DEFAULT_MODELS
 
         model = next((m for m, task in DEFAULT_MODELS.items() if task == contract.operation), None)
     if model is None:
@@ -90,7 +90,7 @@ def conformance_cases(provider: str, operation: str, *, examples: int = 10, seed
     """The requests a conformance run sends, in order: per wire form, ``examples`` valid then ``examples`` invalid
     ones, named ``valid-<form>-<i>`` / ``invalid-<form>-<i>-<kind>``. Reproduce one failing item in Python with
     ``next(c for c in conformance_cases(..., seed=S) if c.name == NAME)``."""
-    import contracts
+    from vision_contracts import contracts
 
     from .strategies import invalid_requests, requests
 
@@ -160,7 +160,7 @@ def _run_of(config: pytest.Config) -> _Run | None:
     target = config.getoption("vision_target")
     if not target:
         return None
-    import contracts
+    from vision_contracts import contracts
 
     provider, operation = config.getoption("vision_provider"), config.getoption("vision_operation")
     if not provider or not operation:
@@ -197,7 +197,7 @@ class ConformanceSuite(pytest.Collector):
         self.run = run
 
     def collect(self) -> Iterator[pytest.Item]:
-        import contracts
+        from vision_contracts import contracts
 
         run = self.run
         contract = contracts.get(run.provider, run.operation)
@@ -253,7 +253,7 @@ class ConformanceItem(pytest.Item):
     def runtest(self) -> None:
         import httpx
 
-        import contracts
+        from vision_contracts import contracts
 
         from ._conform import NonConformingResponse, assert_conforms
         from .strategies import to_wire

@@ -28,12 +28,12 @@ MARK_SEED = "vision_seed"
 def base_config(pytestconfig: pytest.Config) -> Any:
     """The mock's configuration from the ini options: ``vision_mock_config`` (a JSON file of Config fields, relative
     to the ini file) and ``vision_seed``; always a free loopback port."""
-    from mockserver import Config
+    from vision_contracts.mockserver import Config
 
     config = Config(port=0, log_level="warning")
     path = pytestconfig.getini(INI_CONFIG)
     if path:
-        from mockserver._config import ConfigError, from_mapping
+        from vision_contracts.mockserver._config import ConfigError, from_mapping
 
         where = Path(path)
         if not where.is_absolute():
@@ -86,7 +86,7 @@ class _Pool:
 
 @pytest.fixture(scope="session")
 def _vision_servers(pytestconfig: pytest.Config) -> Iterator[_Pool]:
-    from mockserver.testing import serve
+    from vision_contracts.mockserver.testing import serve
 
     pool = _Pool(base_config(pytestconfig), lambda stack, config: (stack.enter_context(serve(config)), config))
     yield pool
@@ -117,7 +117,7 @@ def vision_sdk_env(vision_mock: VisionMock, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture(scope="session")
 def _vision_apps(pytestconfig: pytest.Config) -> Iterator[_Pool]:
-    from mockserver import create_app
+    from vision_contracts.mockserver import create_app
 
     from ._respx import InProcessApp, portal
 

@@ -90,7 +90,7 @@ class VisionMock:
     def endpoint(self, provider: str, operation: str, **path: Any) -> str:
         """The full URL of an operation, its path template from the contract filled with ``path``
         (``endpoint("roboflow", "semantic-segmentation", dataset="streets", version=4)``)."""
-        import contracts
+        from vision_contracts import contracts
 
         template = contracts.get(provider, operation).index["paths"][0]
         for name, value in path.items():

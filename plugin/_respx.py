@@ -16,7 +16,7 @@ import contextlib
 import sys
 from typing import Any, Iterator, Mapping
 
-import contracts
+from vision_contracts import contracts
 import httpx
 import respx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -84,7 +84,7 @@ class InProcessApp:
 
     def admin(self) -> Admin:
         def call(method: str, path: str, query: Mapping[str, Any] | None = None, body: Any = None) -> tuple[int, Any]:
-            from mockserver import ADMIN_PREFIX
+            from vision_contracts.mockserver import ADMIN_PREFIX
 
             request = httpx.Request(method, f"http://{MOCK_HOST}{ADMIN_PREFIX}{path}", params=dict(query or {}),
                                     json=body)

@@ -8,7 +8,7 @@ import json
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import quote
 
-from contracts import Contract, Request
+from vision_contracts.contracts import Contract, Request
 
 from ._images import MEDIA_TYPES
 

@@ -9,7 +9,7 @@ import pytest
 
 # Imported now, while only site-packages serve top-level names: a project's rootdir conftest.py later puts the rootdir
 # on sys.path, and a project folder named contracts/ would otherwise shadow the toolkit's (test_pytester_shadowing).
-import contracts  # noqa: F401
+from vision_contracts import contracts  # noqa: F401
 
 from . import _conformance
 from ._fixtures import _vision_apps, _vision_servers, vision_mock, vision_respx, vision_sdk_env  # noqa: F401 (fixtures)

@@ -6,7 +6,7 @@ come from the operation index, parameter values from the request schema through 
 timestamps, token counts) are fitted afterwards by one small function per check.
 
     >>> from hypothesis import given
-    >>> from plugin.strategies import requests, to_wire
+    >>> from vision_contracts.plugin.strategies import requests, to_wire
     >>> @given(requests("huggingface", "object-detection"))
     ... def test_my_server(req): ...
 
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-import contracts
-from contracts import Contract, Request
-from contracts import find, json_path
+from vision_contracts import contracts
+from vision_contracts.contracts import Contract, Request
+from vision_contracts.contracts import find, json_path
 from hypothesis import strategies as st
 from PIL import Image
 

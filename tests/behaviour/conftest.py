@@ -10,8 +10,8 @@ os.environ.pop("HF_HUB_OFFLINE", None)
 import httpx
 import pytest
 
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 from behaviour_support import AIR_KEY, HF_TOKEN, RF_KEY
 

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-import contracts
+from vision_contracts import contracts
 from behaviour_support import AIR_KEY, HF_TOKEN, RF_KEY
 
 HF_SEG = contracts.get("huggingface", "image-segmentation")

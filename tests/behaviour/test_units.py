@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from mockserver._auth import credential, token_ok
-from mockserver._journal import REDACTED, Journal
-from mockserver._scenarios import SCENARIOS, Behaviour, ScenarioError, make_spec, parse_header
+from vision_contracts.mockserver._auth import credential, token_ok
+from vision_contracts.mockserver._journal import REDACTED, Journal
+from vision_contracts.mockserver._scenarios import SCENARIOS, Behaviour, ScenarioError, make_spec, parse_header
 
 
 def test_parse_header_with_parameters_and_several_specs():

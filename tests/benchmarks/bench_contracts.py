@@ -13,7 +13,7 @@ import jsonschema
 import numpy as np
 from PIL import Image
 
-import contracts
+from vision_contracts import contracts
 from conftest import measure, report
 
 

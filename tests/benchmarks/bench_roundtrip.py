@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python tests/benchmarks/bench_roundtrip.py [N]``. The same small PNG is posted N times to Hugging
 Face object detection (response cache on: what a test suite repeating a request pays) and N distinct images (cache
 off: generation included). Clients: httpx sync through vision_respx's routing, httpx.AsyncClient through it, and
-httpx / requests over 127.0.0.1 to ``mockserver.testing.serve``. Prints figures; no timing assertions.
+httpx / requests over 127.0.0.1 to ``vision_contracts.mockserver.testing.serve``. Prints figures; no timing assertions.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx  # noqa: E402
 import requests  # noqa: E402
 
-from mockserver import Config, create_app  # noqa: E402
-from mockserver.testing import sample_image, serve  # noqa: E402
-from plugin._respx import InProcessApp, portal, route_hosts  # noqa: E402
+from vision_contracts.mockserver import Config, create_app  # noqa: E402
+from vision_contracts.mockserver.testing import sample_image, serve  # noqa: E402
+from vision_contracts.plugin._respx import InProcessApp, portal, route_hosts  # noqa: E402
 
 MODEL = "facebook/detr-resnet-50"
 REAL = f"https://api-inference.huggingface.co/models/{MODEL}"

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from mockserver.testing import free_port
+from vision_contracts.mockserver.testing import free_port
 
 DURATION = os.environ.get("BENCH_DURATION", "6s")
 CONNECTIONS = 32
@@ -117,7 +117,7 @@ def wrk(url: str, body_file: Path, headers: dict[str, str]) -> dict[str, float]:
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)")
 def test_server_throughput(tmp_path):
-    import contracts.openapi
+    from vision_contracts.contracts import openapi as contracts_openapi
 
     load = os.getloadavg()
     jpeg = photo_like_jpeg()
@@ -139,7 +139,7 @@ def test_server_throughput(tmp_path):
         rows.append(("bare FastAPI --workers 2, parse only", wrk(url + MODEL_PATH, body_file, json_headers)))
 
     port = free_port()
-    with _process([sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning"], port, "/__vision__/health") as url:
+    with _process([sys.executable, "-m", "vision_contracts.mockserver", "--port", str(port), "--log-level", "warning"], port, "/__vision__/health") as url:
         check = httpx.post(url + MODEL_PATH, content=body_file.read_bytes(), headers=json_headers, timeout=30)
         assert check.status_code == 200, check.text
         print(f"\nmock answer: {len(check.json())} segments, {len(check.content)} bytes, x-compute-time {check.headers['x-compute-time']}s")
@@ -147,12 +147,12 @@ def test_server_throughput(tmp_path):
         rows.append(("vision-mock, x-use-cache: false (computed afresh)", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
     port = free_port()
-    with _process([sys.executable, "-m", "mockserver", "--port", str(port), "--workers", "2", "--log-level", "warning"], port, "/__vision__/health") as url:
+    with _process([sys.executable, "-m", "vision_contracts.mockserver", "--port", str(port), "--workers", "2", "--log-level", "warning"], port, "/__vision__/health") as url:
         rows.append(("vision-mock --workers 2, x-use-cache: false", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
     prism = Path(os.environ.get("PRISM_DIR", "/tmp/vision-prism")) / "node_modules" / ".bin" / "prism"
     if prism.exists():
-        doc = contracts.openapi.build(["huggingface"], operations=["image-segmentation"])
+        doc = contracts_openapi.build(["huggingface"], operations=["image-segmentation"])
         doc_file = tmp_path / "openapi.json"
         doc_file.write_text(json.dumps(doc))
         port = free_port()

@@ -1,4 +1,4 @@
-"""A bounded soak (run on demand: ./dev bench -k soak): ``python -m mockserver`` in a subprocess, 32 concurrent
+"""A bounded soak (run on demand: ./dev bench -k soak): ``python -m vision_contracts.mockserver`` in a subprocess, 32 concurrent
 clients for 60 s of mixed operations over loopback. Zero errors; the journal's total equals the requests sent;
 the server's resident memory (VmRSS) stays within +20% from after the warm-up to the end. Prints the figures.
 
@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reliability"))
 
-from mockserver.testing import sample_image  # noqa: E402
+from vision_contracts.mockserver.testing import sample_image  # noqa: E402
 from reliability_support import rss_kib, server_process  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", 60))
@@ -106,7 +106,7 @@ def test_soak_32_clients_60_seconds(tmp_path):
         journal = httpx.get(url + "/__vision__/journal", params={"limit": 1}).json()
         growth = 100.0 * (rss_end - rss_start) / rss_start
         statuses = {k: v for k, v in sorted(counts.items(), key=str) if k != "sent"}
-        print(f"\n== soak: {CLIENTS} clients, {elapsed:.1f} s over loopback to python -m mockserver (pid {proc.pid}) ==")
+        print(f"\n== soak: {CLIENTS} clients, {elapsed:.1f} s over loopback to python -m vision_contracts.mockserver (pid {proc.pid}) ==")
         print(f"  requests sent {counts['sent']}  answered {sum(statuses.values())}  req/s {counts['sent'] / elapsed:.1f}  errors {len(errors)}")
         print(f"  statuses {statuses}  journal total {journal['total']} (kept {journal['kept']}, limit {journal['limit']})")
         print(f"  RSS after warm-up {rss_start / 1024:.1f} MiB  end {rss_end / 1024:.1f} MiB  change {growth:+.1f}%  "

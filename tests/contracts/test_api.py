@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-import contracts
-from contracts import ContractViolation, Severity
+from vision_contracts import contracts
+from vision_contracts.contracts import ContractViolation, Severity
 
 from imaging import b64, jpeg, mask
 
@@ -24,7 +24,7 @@ def test_exported_members():
     for name in contracts.__all__:
         member = getattr(contracts, name)
         if callable(member) and hasattr(member, "__module__"):
-            assert member.__module__.startswith("contracts"), name
+            assert member.__module__.startswith("vision_contracts.contracts"), name
     public_modules = {n for n in dir(contracts) if n[0] not in "_@" and type(getattr(contracts, n)).__name__ == "module"}
     assert public_modules <= {"openapi"}
 
@@ -44,7 +44,7 @@ def test_contracts_are_compiled_once():
 
 def test_inverted_box_from_the_command_line():
     code = (
-        "import contracts; c = contracts.get('huggingface', 'object-detection'); "
+        "from vision_contracts import contracts; c = contracts.get('huggingface', 'object-detection'); "
         "print(c.validate_response([{'label': 'cat', 'score': 0.9, 'box': {'xmin': 50, 'ymin': 0, 'xmax': 10, 'ymax': 5}}]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

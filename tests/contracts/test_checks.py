@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import contracts
-from contracts import CHECKS, REQUEST_CHECKS, CheckContext, ImageInfo, Skip
-from contracts._checks import run_checks
+from vision_contracts import contracts
+from vision_contracts.contracts import CHECKS, REQUEST_CHECKS, CheckContext, ImageInfo, Skip
+from vision_contracts.contracts._checks import run_checks
 
 from imaging import b64, jpeg, mask, png
 

@@ -7,13 +7,13 @@ from importlib import resources
 
 import pytest
 
-import contracts
+from vision_contracts import contracts
 
 from imaging import b64, jpeg, mask
 
 
 def _examples():
-    for path in sorted(resources.files("contracts").joinpath("examples").iterdir(), key=lambda p: p.name):
+    for path in sorted(resources.files("vision_contracts.contracts").joinpath("examples").iterdir(), key=lambda p: p.name):
         doc = json.loads(path.read_text())
         for example in doc["examples"]:
             yield pytest.param(tuple(doc["operation"]), example, id=f"{path.name.removesuffix('.json')}:{example['name']}")
@@ -73,5 +73,5 @@ def test_seed_example_gets_documented_verdict(operation, example):
 
 
 def test_every_operation_has_seed_examples():
-    covered = {tuple(json.loads(p.read_text())["operation"]) for p in resources.files("contracts").joinpath("examples").iterdir()}
+    covered = {tuple(json.loads(p.read_text())["operation"]) for p in resources.files("vision_contracts.contracts").joinpath("examples").iterdir()}
     assert covered == set(contracts.operations())

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
-import contracts
-from contracts import __main__ as cli
-from contracts._openapi import build
+from vision_contracts import contracts
+from vision_contracts.contracts import __main__ as cli
+from vision_contracts.contracts._openapi import build
 
 SCHEMA_FILES = sorted(
-    (p for p in resources.files("contracts").joinpath("schemas").rglob("*.json") if p.name != "operation.json"),
+    (p for p in resources.files("vision_contracts.contracts").joinpath("schemas").rglob("*.json") if p.name != "operation.json"),
     key=str,
 )
 

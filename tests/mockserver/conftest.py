@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 from server_support import CREATED
 
 

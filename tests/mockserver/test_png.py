@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockserver._png import encode_many, encode_upsampled, nearest_indices
+from vision_contracts.mockserver._png import encode_many, encode_upsampled, nearest_indices
 
 
 def _reference(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:

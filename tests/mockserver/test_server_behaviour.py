@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import contracts
+from vision_contracts import contracts
 from server_support import CREATED, b64
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 HF_SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"
 HF_DET = "/models/facebook/detr-resnet-50"

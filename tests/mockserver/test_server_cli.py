@@ -1,4 +1,4 @@
-"""`python -m mockserver` starts the server; options and the JSON config file build a Config."""
+"""`python -m vision_contracts.mockserver` starts the server; options and the JSON config file build a Config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from mockserver import Config, ConfigError, DEFAULT_MODELS
-from mockserver._config import from_mapping, parse_args
-from mockserver.testing import sample_image, serve_process
+from vision_contracts.mockserver import Config, ConfigError, DEFAULT_MODELS
+from vision_contracts.mockserver._config import from_mapping, parse_args
+from vision_contracts.mockserver.testing import sample_image, serve_process
 
 
 def test_defaults():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import contracts
+from vision_contracts import contracts
 from server_support import b64
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 HF_SEG = "/models/openmmlab/upernet-convnext-small"
 HF_DET = "/models/facebook/detr-resnet-50"

@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-import contracts
+from vision_contracts import contracts
 from server_support import b64
 
 HF_SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import contracts
-from mockserver import _generate
+from vision_contracts import contracts
+from vision_contracts.mockserver import _generate
 
 probability = st.floats(0, 1, allow_nan=False)
 

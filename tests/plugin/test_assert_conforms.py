@@ -7,14 +7,14 @@ import json
 import subprocess
 import sys
 
-import contracts
+from vision_contracts import contracts
 import httpx
 import pytest
 import requests as requests_lib
 from hypothesis import HealthCheck, given, settings
 
-from plugin._conform import NonConformingResponse, assert_conforms
-from plugin.strategies import image_responses, oversized_png
+from vision_contracts.plugin._conform import NonConformingResponse, assert_conforms
+from vision_contracts.plugin.strategies import image_responses, oversized_png
 
 CAT = [{"label": "cat", "score": 0.9, "box": {"xmin": 1, "ymin": 2, "xmax": 5, "ymax": 6}}]
 INVERTED = [{"label": "cat", "score": 0.9, "box": {"xmin": 9, "ymin": 2, "xmax": 5, "ymax": 6}}]
@@ -157,6 +157,6 @@ def test_generated_responses_conform_through_httpx(op):
 
 
 def test_the_module_does_not_import_pytest():
-    code = "import sys, plugin._conform, plugin.strategies; print('pytest' in sys.modules)"
+    code = "import sys, vision_contracts.plugin._conform, vision_contracts.plugin.strategies; print('pytest' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

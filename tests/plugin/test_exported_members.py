@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-import plugin
-import plugin.pytest_plugin as entry
+from vision_contracts import plugin
+from vision_contracts.plugin import pytest_plugin as entry
 
 EXPORTED = [
     "ConformanceCase",
@@ -31,7 +31,7 @@ def test_every_exported_name_resolves_and_is_documented(name):
     value = getattr(plugin, name)
     assert inspect.getdoc(value), f"plugin.{name} has no docstring"
     if name != "strategies":
-        assert getattr(value, "__module__", "").startswith("plugin"), value
+        assert getattr(value, "__module__", "").startswith("vision_contracts.plugin"), value
 
 
 def test_public_names_in_dir_and_nothing_private_exported():
@@ -45,7 +45,7 @@ def test_public_names_in_dir_and_nothing_private_exported():
 
 
 def test_same_objects_as_their_modules():
-    from plugin import _conform, _handle, _wire, strategies
+    from vision_contracts.plugin import _conform, _handle, _wire, strategies
 
     assert plugin.assert_conforms is _conform.assert_conforms and plugin.NonConformingResponse is _conform.NonConformingResponse
     assert plugin.to_wire is _wire.to_wire is strategies.to_wire
@@ -61,8 +61,8 @@ def test_entry_point_is_hooks_and_fixtures_only():
 
 
 def test_admin_prefix_matches_the_mock():
-    from mockserver import ADMIN_PREFIX
+    from vision_contracts.mockserver import ADMIN_PREFIX
 
-    from plugin._handle import ADMIN_PREFIX as restated
+    from vision_contracts.plugin._handle import ADMIN_PREFIX as restated
 
     assert restated == ADMIN_PREFIX

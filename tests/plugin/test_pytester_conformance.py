@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import Config
-from mockserver.testing import serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -83,7 +83,7 @@ def test_exitfirst_and_junitxml(pytester, broken):
 
 
 def test_deterministic_ids_and_requests_per_seed(pytester, good):
-    from plugin import conformance_cases
+    from vision_contracts.plugin import conformance_cases
 
     a = conformance_cases("roboflow", "semantic-segmentation", examples=3, seed=4)
     b = conformance_cases("roboflow", "semantic-segmentation", examples=3, seed=4)

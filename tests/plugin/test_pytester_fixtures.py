@@ -15,8 +15,8 @@ import pytest
 import requests
 from hypothesis import given, settings, HealthCheck
 
-from plugin import VisionMock, assert_conforms, strategies, to_wire
-from mockserver.testing import sample_image
+from vision_contracts.plugin import VisionMock, assert_conforms, strategies, to_wire
+from vision_contracts.mockserver.testing import sample_image
 
 IMAGE = sample_image(64, 48)
 DETR = "facebook/detr-resnet-50"
@@ -83,7 +83,7 @@ def test_helpers_loading_rate_limit_latency_fault(vision_mock):
 
 
 def test_unknown_scenario_is_a_clear_error(vision_mock):
-    from plugin import MockError
+    from vision_contracts.plugin import MockError
 
     with pytest.raises(MockError, match="Unknown scenario 'nope'"):
         vision_mock.scenario("nope")
@@ -107,7 +107,7 @@ def test_seed_marker_selects_another_server(vision_mock):
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 @given(req=strategies.requests("huggingface", "object-detection", model_id=DETR))
 def test_strategies_against_the_fixture(vision_mock, req):
-    from contracts import get
+    from vision_contracts.contracts import get
 
     contract = get("huggingface", "object-detection")
     wire = to_wire(req, contract)
@@ -132,7 +132,7 @@ def test_downstream_fixtures_markers_and_ini(downstream: pytest.Pytester):
 def test_seed_marker_changes_the_answers(pytester: pytest.Pytester):
     pytester.makepyfile('''
         import pytest, requests
-        from mockserver.testing import sample_image
+        from vision_contracts.mockserver.testing import sample_image
         IMAGE = sample_image(64, 48)
         LABELS = {}
 
@@ -168,7 +168,7 @@ def test_bad_config_file_is_a_usage_error(pytester: pytest.Pytester):
 
 def test_sdk_env_points_roboflow_at_the_mock(pytester: pytest.Pytester):
     pytester.makepyfile('''
-        from mockserver.testing import sample_image
+        from vision_contracts.mockserver.testing import sample_image
 
         def test_roboflow_sdk(vision_sdk_env, tmp_path, monkeypatch):
             monkeypatch.setenv("ROBOFLOW_CONFIG_DIR", str(tmp_path / "rf.json"))

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import respx
 
-from plugin import assert_conforms
-from mockserver.testing import sample_image
+from vision_contracts.plugin import assert_conforms
+from vision_contracts.mockserver.testing import sample_image
 
 IMAGE = sample_image(64, 48)
 B64 = base64.b64encode(IMAGE).decode()
@@ -43,7 +43,7 @@ def routed(router):
 
 
 def test_hosts_come_from_the_contracts(vision_respx):
-    import contracts
+    from vision_contracts import contracts
     hosts = {h for op in contracts.operations() for h in contracts.get(*op).index["hosts"]}
     names = " ".join(route.name for route in vision_respx.router.routes)
     assert hosts == {"api-inference.huggingface.co", "router.huggingface.co", "segment.roboflow.com", "api.airefinery.accenture.com"}

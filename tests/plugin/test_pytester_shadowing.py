@@ -1,16 +1,13 @@
-"""A downstream project with its own top-level ``plugin/`` and ``contracts/`` packages in its rootdir.
+"""A downstream project with its own top-level ``contracts/``, ``mockserver/`` and ``plugin/`` packages.
 
-The toolkit's top-level names are ``plugin``, ``contracts`` and ``mockserver``, and one process holds one module per
-name. What happens depends on whether the rootdir is on ``sys.path`` when pytest loads the entry point:
+Folders with those names are common in real projects. The toolkit installs as one namespace, ``vision_contracts``,
+so the project's packages and the toolkit's live side by side whatever the runner puts first on ``sys.path``: the
+``pytest`` console script (rootdir not on the path when the entry point loads), ``python -m pytest`` (the current
+directory first) and ``python -P -m pytest``. The project's tests use the fixtures, the strategies and
+``assert_conforms`` and import their own packages in the same process.
 
-- the ``pytest`` console script (and ``python -P -m pytest``; not pytester's ``run``/``runpytest_subprocess``, which
-  put the cwd on PYTHONPATH, so these tests use ``subprocess`` with the user's environment): it is not, the toolkit loads first and everything works;
-  a rootdir ``conftest.py`` then puts the rootdir on ``sys.path``, but ``import plugin``/``import contracts`` in the
-  project's tests still get the toolkit's modules (already imported): the project's own same-named packages cannot
-  be imported under pytest;
-- ``python -m pytest``: the current directory comes first on ``sys.path``, the
-  project's packages shadow the toolkit's and the run breaks. Marked xfail(strict): renaming the toolkit's top-level
-  packages (e.g. ``vision_contracts.*``) is the fix, and turns this into an XPASS that must be looked at.
+pytester's own ``run``/``runpytest_subprocess`` put the cwd on PYTHONPATH, which a user's shell does not, so these
+tests start the runners with ``subprocess`` and the user's environment.
 """
 
 from __future__ import annotations
@@ -24,18 +21,36 @@ import pytest
 
 TEST = '''
 import requests
+from hypothesis import given, settings
 
-from mockserver.testing import sample_image
+import contracts
+import mockserver
+import plugin
+from contracts.rules import my_contract
+from vision_contracts import contracts as vc
+from vision_contracts.mockserver.testing import sample_image
+from vision_contracts.plugin import assert_conforms, strategies
 
 
-def test_the_toolkit_loads(vision_mock):
-    import plugin
-    from plugin import assert_conforms
+def test_the_projects_own_packages_import():
+    assert (contracts.NAME, mockserver.NAME, plugin.NAME) == ("the project contracts", "the project mockserver",
+                                                             "the project plugin")
+    assert my_contract() == "mine"
+    assert vc.get("huggingface", "object-detection").provider == "huggingface"
 
+
+def test_the_fixture_and_assert_conforms(vision_mock):
     image = sample_image(32, 24)
     r = requests.post(vision_mock.url("huggingface", model="facebook/detr-resnet-50"), data=image)
     assert_conforms(r, "huggingface", "object-detection", request=image)
-    assert not hasattr(plugin, "NAME")  # the toolkit's package, not the project's
+    assert [e["status"] for e in vision_mock.journal()] == [200]
+
+
+@settings(max_examples=3, deadline=None)
+@given(strategies.image_responses("huggingface", "object-detection"))
+def test_the_strategies(pair):
+    image, body = pair
+    vc.get("huggingface", "object-detection").assert_response(body, request=image)
 
 
 def test_the_conformance_options_exist(pytestconfig):
@@ -45,9 +60,10 @@ def test_the_conformance_options_exist(pytestconfig):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    for name in ("plugin", "contracts"):
+    for name in ("contracts", "mockserver", "plugin"):
         pkg = pytester.mkpydir(name)
         (pkg / "__init__.py").write_text(f"NAME = 'the project {name}'\n")
+    (pytester.path / "contracts" / "rules.py").write_text("def my_contract():\n    return 'mine'\n")
     (pytester.path / "conftest.py").write_text("")  # a rootdir conftest: the rootdir goes on sys.path (prepend mode)
     tests = pytester.mkdir("tests")
     (tests / "test_downstream.py").write_text(TEST)
@@ -62,21 +78,23 @@ def _run(project: pytest.Pytester, *command: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=120)
 
 
+PASSED = "4 passed"
+
+
 def test_loads_with_the_pytest_command(project: pytest.Pytester):
     result = _run(project, str(Path(sys.executable).with_name("pytest")))
     assert result.returncode == 0, result.stdout
-    assert "2 passed" in result.stdout
+    assert PASSED in result.stdout
+
+
+def test_loads_with_python_m_pytest(project: pytest.Pytester):
+    """The current directory comes first on sys.path: the project's packages are found first, and ours still load."""
+    result = _run(project, sys.executable, "-m", "pytest")
+    assert result.returncode == 0, result.stdout
+    assert PASSED in result.stdout
 
 
 def test_loads_with_python_safe_path(project: pytest.Pytester):
     result = _run(project, sys.executable, "-P", "-m", "pytest")
     assert result.returncode == 0, result.stdout
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="python -m pytest puts the rootdir first on sys.path: the project's plugin/ and "
-                                       "contracts/ shadow the toolkit's top-level packages (fix: unique package names)")
-def test_loads_with_python_m_pytest(project: pytest.Pytester):
-    result = _run(project, sys.executable, "-m", "pytest")
-    if result.returncode != 0 and "cannot import name" not in result.stdout and "No module named" not in result.stdout:
-        raise RuntimeError(f"python -m pytest broke in an unexpected way:\n{result.stdout}")  # not the xfail
-    assert result.returncode == 0, result.stdout
+    assert PASSED in result.stdout

@@ -6,15 +6,15 @@ import base64
 import io
 import re
 
-import contracts
+from vision_contracts import contracts
 import pytest
-from contracts import WireError
+from vision_contracts.contracts import WireError
 from hypothesis import find, HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from plugin import _schema
-from plugin.strategies import (
+from vision_contracts.plugin import _schema
+from vision_contracts.plugin.strategies import (
     GeneratedRequest,
     error_responses,
     image_infos,

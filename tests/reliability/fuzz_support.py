@@ -59,7 +59,7 @@ def select(schema: Any, *, admin_writes: bool = False) -> Any:
 
 def fuzz_server_config(**overrides: Any):
     """The fuzzed server: Hugging Face models enumerated in the document (no task guessing), a fixed clock."""
-    from mockserver import DEFAULT_MODELS, Config
+    from vision_contracts.mockserver import DEFAULT_MODELS, Config
 
     models = {**DEFAULT_MODELS, "yolos-tiny": "object-detection"}  # a one-segment id, so /models/{name} is reached too
     return Config(**{"port": 0, "seed": 3, "guess_tasks": False, "models": models, "created": 1_700_000_000, "journal_limit": 100, **overrides})

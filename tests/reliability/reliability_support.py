@@ -1,5 +1,5 @@
-"""Helpers of the reliability tests: ``python -m mockserver`` in a subprocess (so its logs and resident memory are
-its own; from ``mockserver.testing``), its resident memory, and raw HTTP for values httpx refuses to send."""
+"""Helpers of the reliability tests: ``python -m vision_contracts.mockserver`` in a subprocess (so its logs and resident memory are
+its own; from ``vision_contracts.mockserver.testing``), its resident memory, and raw HTTP for values httpx refuses to send."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Sequence
 
 import httpx
 
-from mockserver.testing import serve_process as server_process  # noqa: F401 (re-exported for the tests)
+from vision_contracts.mockserver.testing import serve_process as server_process  # noqa: F401 (re-exported for the tests)
 
 
 def rss_kib(pid: int) -> int:

@@ -13,10 +13,10 @@ import logging
 import httpx
 import pytest
 
-import contracts
-from mockserver import Config
-from mockserver import _auth
-from mockserver.testing import sample_image, serve
+from vision_contracts import contracts
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver import _auth
+from vision_contracts.mockserver.testing import sample_image, serve
 from reliability_support import raw_http, server_process
 
 HF_TOKEN = "hf_R3liabilityToken0xC0FFEE"
@@ -200,7 +200,7 @@ def test_tokens_never_appear_in_the_journal_or_in_error_bodies(auth_client):
 def test_tokens_never_appear_in_the_servers_logs_in_process(auth_client, caplog):
     with caplog.at_level(logging.DEBUG):
         _send_everything(auth_client)
-    server = ("mockserver", "uvicorn", "fastapi", "starlette")  # not httpx's own client log
+    server = ("vision_contracts.mockserver", "uvicorn", "fastapi", "starlette")  # not httpx's own client log
     text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records if r.name.startswith(server))
     assert _leaks(text) == [], text[:2000]
 

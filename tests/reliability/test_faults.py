@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 PNG = sample_image(48, 32)
 HF_DET = "/models/facebook/detr-resnet-50"
@@ -39,7 +39,7 @@ def errors_logged():
             records.append(record)
 
     handler = Grab(logging.ERROR)
-    loggers = [logging.getLogger(n) for n in ("uvicorn.error", "uvicorn", "mockserver")]
+    loggers = [logging.getLogger(n) for n in ("uvicorn.error", "uvicorn", "vision_contracts.mockserver")]
     for lg in loggers:
         lg.addHandler(handler)
     yield records

@@ -2,7 +2,7 @@
 phases, positive and negative data, seeded and bounded. Zero server errors; every response conforms; invalid
 data is rejected. See ``fuzz_support`` for what is fuzzed and why some checks are off. Every other positive case
 carries a real image, so the 200 path (generation, response schema) is fuzzed too. The long run, over loopback
-against ``python -m mockserver``, is tests/benchmarks/bench_fuzz.py.
+against ``python -m vision_contracts.mockserver``, is tests/benchmarks/bench_fuzz.py.
 
 (The schemas are loaded at import with ``from_asgi``: ``schemathesis.pytest.from_fixture`` fails under pytest 9,
 ``'Function' object has no attribute '_nodeid'``.)
@@ -15,8 +15,8 @@ import itertools
 import schemathesis
 
 from fuzz_support import fuzz_config, fuzz_server_config, run_case, select
-from mockserver import create_app
-from mockserver.testing import sample_image
+from vision_contracts.mockserver import create_app
+from vision_contracts.mockserver.testing import sample_image
 
 MAX_EXAMPLES = 25
 IMAGE = sample_image(40, 30)

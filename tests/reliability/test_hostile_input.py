@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-import contracts
+from vision_contracts import contracts
 from hostile_payloads import b64, bmp_claiming, gif_claiming, jpeg_claiming, nested_json, png_claiming, png_zlib_bomb
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 MAX_BODY = 200_000
 PNG = sample_image(48, 32)
@@ -241,7 +241,7 @@ def test_json_depth_is_limited_before_parsing_and_configurable(hostile_client):
     assert r.status_code == 422 and "more than 32 levels deep" in r.json()["detail"][0]["msg"]
     r = hostile_client.post(HF_DET, content=b'{"inputs": "' + b"[" * 1000 + b'"}', headers=JSON_CT)  # brackets inside a string
     assert r.status_code == 400 and "levels deep" not in r.json()["error"]
-    from mockserver._config import parse_args
+    from vision_contracts.mockserver._config import parse_args
 
     config = parse_args(["--max-json-depth", "7", "--max-body-bytes", "1234", "--max-pixels", "99"])
     assert (config.max_json_depth, config.max_body_bytes, config.max_pixels) == (7, 1234, 99)

@@ -9,8 +9,8 @@ os.environ.pop("HF_HUB_OFFLINE", None)  # huggingface_hub refuses even 127.0.0.1
 
 import pytest
 
-from mockserver import Config
-from mockserver.testing import sample_image, serve
+from vision_contracts.mockserver import Config
+from vision_contracts.mockserver.testing import sample_image, serve
 
 from sdk_support import CREATED, HEIGHT, WIDTH
 
