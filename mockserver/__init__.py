@@ -23,6 +23,6 @@ Decisions worth knowing:
 """
 
 from ._app import ADMIN_PREFIX, Server, create_app, guess_task
-from ._config import Config, ConfigError, DEFAULT_MODELS, PROVIDERS
+from ._config import DEFAULT_MODELS, PROVIDERS, Config, ConfigError
 
-__all__ = ["ADMIN_PREFIX", "Config", "ConfigError", "DEFAULT_MODELS", "PROVIDERS", "Server", "create_app", "guess_task"]
+__all__ = ["ADMIN_PREFIX", "DEFAULT_MODELS", "PROVIDERS", "Config", "ConfigError", "Server", "create_app", "guess_task"]

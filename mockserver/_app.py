@@ -20,31 +20,40 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect, Request as StarletteRequest
+from starlette.requests import ClientDisconnect
+from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vision_contracts import contracts
-from vision_contracts.contracts import Contract, WireError
-from vision_contracts.contracts import ImageError, open_image
+from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
 from . import _generate
+from ._admin import ADMIN_PREFIX, add_rule, admin_router
 from ._config import Config
 from ._fetch import FetchError, fetch_image
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._play import FaultResponse, gate, violate
 from ._scenarios import Behaviour
-from ._admin import ADMIN_PREFIX, add_rule, admin_router
 from ._wire import (
-    JSON_MEDIA_TYPE, RawRequest, RequestTooLarge, error_response, image_bytes, image_value, read_raw,
-    reject_status, report_message, wire_violation,
+    JSON_MEDIA_TYPE,
+    RawRequest,
+    RequestTooLarge,
+    error_response,
+    image_bytes,
+    image_value,
+    read_raw,
+    reject_status,
+    report_message,
+    wire_violation,
 )
 
 __all__ = ["ADMIN_PREFIX", "Server", "create_app", "guess_task"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = ["credential", "token_ok"]
 

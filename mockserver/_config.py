@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-__all__ = ["Config", "ConfigError", "DEFAULT_MODELS", "PROVIDERS", "load_config", "parse_args"]
+__all__ = ["DEFAULT_MODELS", "PROVIDERS", "Config", "ConfigError", "load_config", "parse_args"]
 
 PROVIDERS = ("huggingface", "roboflow", "airefinery")
 HF_TASKS = ("image-segmentation", "object-detection")
@@ -123,7 +124,7 @@ class Config:
         tokens = self.auth.get(provider)
         return tuple(tokens) if tokens else None
 
-    def with_models(self, extra: Mapping[str, str]) -> "Config":
+    def with_models(self, extra: Mapping[str, str]) -> Config:
         return replace(self, models={**self.models, **extra})
 
     def to_json(self) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import math
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -37,11 +37,11 @@ from ._png import encode_many, encode_upsampled
 
 __all__ = [
     "Regions",
+    "airefinery_image_segmentation",
     "analyze",
     "hf_image_segmentation",
     "hf_object_detection",
     "roboflow_semantic_segmentation",
-    "airefinery_image_segmentation",
 ]
 
 THINGS = (

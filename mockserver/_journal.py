@@ -14,10 +14,11 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-__all__ = ["Entry", "Journal", "RedactQueryFilter", "redact_headers", "redact_query", "redact_url", "REDACTED"]
+__all__ = ["REDACTED", "Entry", "Journal", "RedactQueryFilter", "redact_headers", "redact_query", "redact_url"]
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})

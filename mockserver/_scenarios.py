@@ -18,8 +18,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 __all__ = ["CONTROL_HEADER", "SCENARIOS", "Behaviour", "Rule", "ScenarioError", "Spec", "parse_header"]
 

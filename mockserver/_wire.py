@@ -9,17 +9,17 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 
 from vision_contracts import contracts
-from vision_contracts.contracts import Contract, Report, Violation, WireError
-from vision_contracts.contracts import ImageError, decode_image_string
+from vision_contracts.contracts import Contract, ImageError, Report, Violation, WireError, decode_image_string
 
-__all__ = ["RawRequest", "RequestTooLarge", "read_raw", "error_response", "error_body", "reject_status", "image_value"]
+__all__ = ["RawRequest", "RequestTooLarge", "error_body", "error_response", "image_value", "read_raw", "reject_status"]
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -92,7 +92,7 @@ class ErrorShape:
     const: str | None = None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def error_shape(contract: Contract, status: int) -> ErrorShape:
     """How the contract's error schema for ``status`` wants the body built (contracts are long-lived: memoised)."""
     schema = contract.error_schema(status)

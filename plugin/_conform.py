@@ -6,7 +6,8 @@ No pytest import here: the function raises :class:`NonConformingResponse`, an ``
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from vision_contracts import contracts
 from vision_contracts.contracts import ContractViolation, Report, Violation

@@ -17,17 +17,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from vision_contracts import contracts  # imported where used: a pytest run without --vision-target pays for neither Hypothesis nor httpx
+    # imported where used: a pytest run without --vision-target pays for neither Hypothesis nor httpx
     import httpx
+
+    from vision_contracts import contracts
 
     from .strategies import GeneratedRequest, InvalidRequest
 
@@ -42,8 +43,8 @@ class ConformanceCase:
 
     name: str
     form: str
-    request: "GeneratedRequest"
-    invalid: "InvalidRequest | None" = None
+    request: GeneratedRequest
+    invalid: InvalidRequest | None = None
 
 
 class ConformanceFailure(AssertionError):
@@ -135,9 +136,9 @@ class _Run:
     image_dir: Path | None
     tolerate: tuple[str, ...]
     timeout: float
-    client: "httpx.Client | None" = None
+    client: httpx.Client | None = None
 
-    def http(self) -> "httpx.Client":
+    def http(self) -> httpx.Client:
         import httpx
 
         if self.client is None:
@@ -227,7 +228,7 @@ def _auth(contract: contracts.Contract, wire: Any, token: str | None, broken_pat
     return wire._replace(query={**wire.query, auth["name"]: value})
 
 
-def _body_text(response: "httpx.Response", limit: int = 600) -> str:
+def _body_text(response: httpx.Response, limit: int = 600) -> str:
     text = response.text
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
@@ -240,7 +241,7 @@ class ConformanceItem(pytest.Item):
         self.case = case
         self.run: _Run = self.parent.run  # type: ignore[attr-defined]
 
-    def _url_image(self, contract: contracts.Contract, request: "GeneratedRequest") -> None:
+    def _url_image(self, contract: contracts.Contract, request: GeneratedRequest) -> None:
         """Write the image a url-form request names into --vision-image-dir, under the URL's basename."""
         url = contract.request_image(request)
         if self.run.image_dir is None or not isinstance(url, str) or request.image is None:

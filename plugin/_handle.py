@@ -12,7 +12,8 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 ADMIN_PREFIX = "/__vision__"  # mockserver.ADMIN_PREFIX, restated to keep FastAPI out of pytest's start-up (a test pins the two)
 
@@ -158,7 +159,7 @@ class VisionMock:
 
     # --- SDKs that cannot be reached otherwise --------------------------------------------------------------
 
-    def point_sdks(self, monkeypatch: Any) -> "VisionMock":
+    def point_sdks(self, monkeypatch: Any) -> VisionMock:
         """Point the SDKs that read their URL from the environment at this mock, for this test (``monkeypatch``):
         roboflow (``SEMANTIC_SEGMENTATION_URL``, read by every ``predict()``) and airefinery (``AIR_BASE_URL``,
         read when ``air`` is first imported, so pass ``base_url=`` if it may be imported already; ``AIR_SILENT``

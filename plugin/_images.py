@@ -10,14 +10,14 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable
 
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-__all__ = ["ImageSample", "image_infos", "images", "junk_bytes", "oversized_png", "MEDIA_TYPES"]
+__all__ = ["MEDIA_TYPES", "ImageSample", "image_infos", "images", "junk_bytes", "oversized_png"]
 
 #: The modes each format can hold without conversion when Pillow encodes it.
 ENCODABLE = MappingProxyType({

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from vision_contracts import contracts
 import httpx
 import respx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from vision_contracts import contracts
 
 from ._handle import Admin
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import referencing
 from hypothesis import strategies as st
 
-__all__ = ["OMIT", "Translator", "UnsupportedSchema", "merge", "matches", "pick", "KNOWN_PATTERNS"]
+__all__ = ["KNOWN_PATTERNS", "OMIT", "Translator", "UnsupportedSchema", "matches", "merge", "pick"]
 
 ANNOTATIONS = frozenset({
     "$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples", "contentEncoding",

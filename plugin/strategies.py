@@ -20,28 +20,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import math
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
-from vision_contracts import contracts
-from vision_contracts.contracts import Contract, Request
-from vision_contracts.contracts import find, json_path
 from hypothesis import strategies as st
 from PIL import Image
 
+from vision_contracts import contracts
+from vision_contracts.contracts import Contract, Request, find, json_path
+
 from . import _images
-from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png  # noqa: F401 (re-exported)
+from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png
 from ._schema import OMIT, Translator, UnsupportedSchema, merge, pick, tokens
 from ._wire import Wire, to_wire
 
 __all__ = [
     "GeneratedRequest",
-    "InvalidRequest",
     "ImageSample",
+    "InvalidRequest",
     "UnsupportedSchema",
     "Wire",
     "error_responses",
@@ -394,7 +394,7 @@ def _leaf_mutations(schema: Mapping[str, Any], parts: tuple, value: Any) -> Iter
 def _mutations(shape: _Shape, value: Any, schema: Any, resolver: Any, parts: tuple) -> Iterator[_Mutation]:
     """Every single-place change that breaks the schema and survives the wire, found by walking value and schema."""
     schema, resolver = shape.translator.deref(schema, resolver)
-    if not isinstance(schema, dict) or parts == shape.image_parts and shape.encoding != "none":
+    if not isinstance(schema, dict) or (parts == shape.image_parts and shape.encoding != "none"):
         return
     where = _json_path(parts)
     if isinstance(value, dict) and ("properties" in schema or "required" in schema):
