@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urljoin
 
 import jsonschema
@@ -75,7 +76,7 @@ class Catalog:
     def operations(self) -> list[tuple[str, str]]:
         return sorted(self.indexes)
 
-    def get(self, provider: str, operation: str) -> "Contract":
+    def get(self, provider: str, operation: str) -> Contract:
         key = (provider, operation)
         if key not in self.indexes:
             known = ", ".join(f"({p!r}, {o!r})" for p, o in self.operations)

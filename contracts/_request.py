@@ -13,8 +13,9 @@ import email.policy
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["DEFAULT_MAX_JSON_DEPTH", "Request", "WireError", "json_depth_exceeds", "parse_wire"]
 
