@@ -25,7 +25,7 @@ def live():
         yield url
 
 
-@pytest.fixture()
+@pytest.fixture
 def base_url(live):
     httpx.post(f"{live}/__vision__/reset").raise_for_status()
     return live

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from vision_contracts import contracts
+
 from behaviour_support import AIR_KEY, HF_TOKEN, RF_KEY
 
 HF_SEG = contracts.get("huggingface", "image-segmentation")

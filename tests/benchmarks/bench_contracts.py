@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from vision_contracts import contracts
+
 from conftest import measure, report
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reliability"))
 
-import schemathesis  # noqa: E402
+import schemathesis
 
-from fuzz_support import fuzz_config, fuzz_server_config, run_case, select  # noqa: E402
-from vision_contracts.mockserver.testing import sample_image, serve  # noqa: E402
+from vision_contracts.mockserver.testing import sample_image, serve
+
+from fuzz_support import fuzz_config, fuzz_server_config, run_case, select
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 2000))
 IMAGE = sample_image(40, 30)

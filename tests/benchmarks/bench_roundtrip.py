@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx  # noqa: E402
-import requests  # noqa: E402
+import httpx
+import requests
 
-from vision_contracts.mockserver import Config, create_app  # noqa: E402
-from vision_contracts.mockserver.testing import sample_image, serve  # noqa: E402
-from vision_contracts.plugin._respx import InProcessApp, portal, route_hosts  # noqa: E402
+from vision_contracts.mockserver import Config, create_app
+from vision_contracts.mockserver.testing import sample_image, serve
+from vision_contracts.plugin._respx import InProcessApp, portal, route_hosts
 
 MODEL = "facebook/detr-resnet-50"
 REAL = f"https://api-inference.huggingface.co/models/{MODEL}"

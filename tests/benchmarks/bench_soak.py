@@ -21,8 +21,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reliability"))
 
-from vision_contracts.mockserver.testing import sample_image  # noqa: E402
-from reliability_support import rss_kib, server_process  # noqa: E402
+from vision_contracts.mockserver.testing import sample_image
+
+from reliability_support import rss_kib, server_process
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", 60))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", 32))

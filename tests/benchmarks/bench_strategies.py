@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vision_contracts import contracts  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
-from vision_contracts.plugin.strategies import image_infos, image_responses, invalid_requests, requests  # noqa: E402
+from vision_contracts import contracts
+from vision_contracts.plugin.strategies import image_infos, image_responses, invalid_requests, requests
 
 
 def rate(strategy, n: int, body=lambda value: None) -> float:

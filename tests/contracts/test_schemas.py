@@ -8,7 +8,8 @@ from importlib import resources
 
 import jsonschema
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
 from vision_contracts import contracts

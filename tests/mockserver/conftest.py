@@ -7,6 +7,7 @@ import pytest
 
 from vision_contracts.mockserver import Config
 from vision_contracts.mockserver.testing import sample_image, serve
+
 from server_support import CREATED
 
 
@@ -32,7 +33,7 @@ def base_url(server_config):
         yield url
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(base_url):
     with httpx.Client(base_url=base_url, timeout=30) as c:
         yield c

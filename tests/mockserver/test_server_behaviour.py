@@ -7,13 +7,12 @@ import io
 
 import httpx
 import numpy as np
-import pytest
 from PIL import Image
 
-from vision_contracts import contracts
-from server_support import CREATED, b64
 from vision_contracts.mockserver import Config
 from vision_contracts.mockserver.testing import sample_image, serve
+
+from server_support import CREATED, b64
 
 HF_SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"
 HF_DET = "/models/facebook/detr-resnet-50"

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from vision_contracts.mockserver import Config, ConfigError, DEFAULT_MODELS
+from vision_contracts.mockserver import DEFAULT_MODELS, Config, ConfigError
 from vision_contracts.mockserver._config import from_mapping, parse_args
 from vision_contracts.mockserver.testing import sample_image, serve_process
 

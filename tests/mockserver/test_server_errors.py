@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from vision_contracts import contracts
-from server_support import b64
 from vision_contracts.mockserver import Config
 from vision_contracts.mockserver.testing import sample_image, serve
+
+from server_support import b64
 
 HF_SEG = "/models/openmmlab/upernet-convnext-small"
 HF_DET = "/models/facebook/detr-resnet-50"

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from vision_contracts import contracts
+
 from server_support import b64
 
 HF_SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"

@@ -7,12 +7,12 @@ import json
 import subprocess
 import sys
 
-from vision_contracts import contracts
 import httpx
 import pytest
 import requests as requests_lib
 from hypothesis import HealthCheck, given, settings
 
+from vision_contracts import contracts
 from vision_contracts.plugin._conform import NonConformingResponse, assert_conforms
 from vision_contracts.plugin.strategies import image_responses, oversized_png
 

@@ -62,7 +62,6 @@ def test_entry_point_is_hooks_and_fixtures_only():
 
 def test_admin_prefix_matches_the_mock():
     from vision_contracts.mockserver import ADMIN_PREFIX
-
     from vision_contracts.plugin._handle import ADMIN_PREFIX as restated
 
     assert restated == ADMIN_PREFIX

@@ -6,13 +6,13 @@ import base64
 import io
 import re
 
-from vision_contracts import contracts
 import pytest
-from vision_contracts.contracts import WireError
-from hypothesis import find, HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vision_contracts import contracts
+from vision_contracts.contracts import WireError
 from vision_contracts.plugin import _schema
 from vision_contracts.plugin.strategies import (
     GeneratedRequest,

@@ -97,7 +97,7 @@ def with_real_image(case: Any, image: bytes) -> bool:
 def run_case(case: Any, image: bytes, substitute: bool, **call: Any) -> Any:
     """Send one case and run the checks. A case given a real image is positive by construction, so the
     negative-data check (which would re-validate the raw image bytes against the string schema) is skipped for it."""
-    from schemathesis.checks import negative_data_rejection  # noqa: F401  (re-exported by schemathesis.checks)
+    from schemathesis.checks import negative_data_rejection
 
     changed = substitute and with_real_image(case, image)
     response = case.call(**call)

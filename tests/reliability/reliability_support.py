@@ -4,8 +4,8 @@ its own; from ``vision_contracts.mockserver.testing``), its resident memory, and
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import httpx
 

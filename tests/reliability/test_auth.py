@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from vision_contracts import contracts
-from vision_contracts.mockserver import Config
-from vision_contracts.mockserver import _auth
+from vision_contracts.mockserver import Config, _auth
 from vision_contracts.mockserver.testing import sample_image, serve
+
 from reliability_support import raw_http, server_process
 
 HF_TOKEN = "hf_R3liabilityToken0xC0FFEE"
@@ -88,7 +88,7 @@ def auth_url():
         yield url
 
 
-@pytest.fixture()
+@pytest.fixture
 def auth_client(auth_url):
     with httpx.Client(base_url=auth_url, timeout=15) as client:
         yield client
@@ -210,11 +210,10 @@ def test_tokens_never_appear_in_the_logs_of_python_m_mockserver(tmp_path):
     log = tmp_path / "server.log"
     args = ["--log-level", "debug", "--auth", f"huggingface={HF_TOKEN}", "--auth", f"huggingface={HF_OTHER}",
             "--auth", f"roboflow={RF_KEY}", "--auth", f"airefinery={AIR_KEY}"]
-    with server_process(args, log=log) as (url, _proc):
-        with httpx.Client(base_url=url, timeout=15) as client:
-            responses = _send_everything(client)
-            assert any(r.status_code == 200 for r in responses)
-            journal = client.get("/__vision__/journal", params={"limit": 100_000}).text
+    with server_process(args, log=log) as (url, _proc), httpx.Client(base_url=url, timeout=15) as client:
+        responses = _send_everything(client)
+        assert any(r.status_code == 200 for r in responses)
+        journal = client.get("/__vision__/journal", params={"limit": 100_000}).text
     text = log.read_text(errors="replace")
     assert "POST " in text  # the access log is on: the test would notice a leak
     assert _leaks(text) == [], text[-3000:]

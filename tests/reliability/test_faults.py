@@ -29,7 +29,7 @@ def fault_url():
         yield url
 
 
-@pytest.fixture()
+@pytest.fixture
 def errors_logged():
     """ERROR records from the server's loggers (uvicorn's 'Exception in ASGI application', the mock's own)."""
     records: list[logging.LogRecord] = []

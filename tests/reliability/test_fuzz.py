@@ -14,9 +14,10 @@ import itertools
 
 import schemathesis
 
-from fuzz_support import fuzz_config, fuzz_server_config, run_case, select
 from vision_contracts.mockserver import create_app
 from vision_contracts.mockserver.testing import sample_image
+
+from fuzz_support import fuzz_config, fuzz_server_config, run_case, select
 
 MAX_EXAMPLES = 25
 IMAGE = sample_image(40, 30)

@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from vision_contracts import contracts
-from hostile_payloads import b64, bmp_claiming, gif_claiming, jpeg_claiming, nested_json, png_claiming, png_zlib_bomb
 from vision_contracts.mockserver import Config
 from vision_contracts.mockserver.testing import sample_image, serve
+
+from hostile_payloads import b64, bmp_claiming, gif_claiming, jpeg_claiming, nested_json, png_claiming, png_zlib_bomb
 
 MAX_BODY = 200_000
 PNG = sample_image(48, 32)

@@ -56,7 +56,7 @@ def test_roboflow_sdk_sees_http_errors(base_url, monkeypatch, tmp_path):
     assert info.value.response.status_code == 404
 
 
-@pytest.fixture()
+@pytest.fixture
 def v0_client(base_url):
     from inference_sdk import InferenceHTTPClient
 
