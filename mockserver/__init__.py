@@ -3,7 +3,8 @@
     >>> from vision_contracts.mockserver import Config, create_app
     >>> app = create_app(Config(seed=1))
 
-Run it with ``python -m vision_contracts.mockserver`` (or ``vision-mock``); in tests, ``vision_contracts.mockserver.testing.serve(config)``.
+Run it with ``python -m vision_contracts.mockserver`` (or ``vision-mock``); in tests,
+``vision_contracts.mockserver.testing.serve(config)``.
 
 Decisions worth knowing:
 

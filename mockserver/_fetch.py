@@ -70,18 +70,20 @@ async def fetch_image(config: Config, url: str) -> bytes:
 async def _get(config: Config, url: str, timeout: httpx.Timeout) -> bytes:
     chunks, size = [], 0
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=3) as client:
-            async with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise FetchError(f"Fetching the image URL {url} failed: the server answered {response.status_code}.")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > config.remote_max_bytes:
-                    raise FetchError(f"The image at {url} has {declared} bytes, more than the limit of {config.remote_max_bytes}.")
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > config.remote_max_bytes:
-                        raise FetchError(f"The image at {url} is larger than the limit of {config.remote_max_bytes} bytes.")
-                    chunks.append(chunk)
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=3) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise FetchError(f"Fetching the image URL {url} failed: the server answered {response.status_code}.")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > config.remote_max_bytes:
+                raise FetchError(f"The image at {url} has {declared} bytes, more than the limit of {config.remote_max_bytes}.")
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > config.remote_max_bytes:
+                    raise FetchError(f"The image at {url} is larger than the limit of {config.remote_max_bytes} bytes.")
+                chunks.append(chunk)
     except httpx.TimeoutException:
         raise FetchError(f"Fetching the image URL {url} took longer than {config.remote_timeout} seconds.") from None
     except httpx.HTTPError as exc:

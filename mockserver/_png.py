@@ -126,7 +126,7 @@ def _copies(length: np.ndarray) -> np.ndarray:
 def _runs(lines: np.ndarray, colstart: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Horizontal runs of equal bytes in each line, as (line, output start, output length, value); ``colstart[c]``
     is the first output column reading source column ``c`` (``colstart[w]`` is the output width)."""
-    n, w = lines.shape
+    _, w = lines.shape
     flat = lines.ravel()
     edge = np.ones(flat.size, bool)
     edge[1:] = flat[1:] != flat[:-1]
@@ -255,7 +255,7 @@ def _adler(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray
     sums = np.add.reduceat(line_sum + 2 * r, first).tolist()
     moments = np.add.reduceat(moment, first).tolist()
     out = []
-    for total, s_, mom in zip(totals.tolist(), sums, moments):
+    for total, s_, mom in zip(totals.tolist(), sums, moments, strict=True):
         a = (1 + s_) % _ADLER
         b = (total + total % _ADLER * s_ - mom) % _ADLER
         out.append((b << 16) | a)

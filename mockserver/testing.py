@@ -1,6 +1,6 @@
 """Run the mock server for tests: ``with serve(config) as base_url: ...`` inside the test process, or
-``with serve_process(args) as (base_url, proc): ...`` as ``python -m vision_contracts.mockserver`` in a subprocess (its own logs and
-resident memory).
+``with serve_process(args) as (base_url, proc): ...`` as ``python -m vision_contracts.mockserver`` in a subprocess
+(its own logs and resident memory).
 
 ``serve`` runs the app under ``uvicorn.Server`` in a daemon thread on a socket bound before the thread starts, so
 the port is known (port 0 picks a free one) and the context manager returns only once the server accepts requests.
@@ -67,12 +67,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python -m vision_contracts.mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields (base URL,
-    process) and stops it afterwards. Its output goes to ``log`` (or nowhere)."""
+    """``python -m vision_contracts.mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields
+    (base URL, process) and stops it afterwards. Its output goes to ``log`` (or nowhere)."""
     import httpx
 
     port = free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below, once the server has stopped)
     proc = subprocess.Popen([sys.executable, "-m", "vision_contracts.mockserver", "--port", str(port), *args], stdout=out,
                             stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,5 @@
-"""vision-contracts for your tests: fixtures (through the ``pytest11`` entry point), Hypothesis strategies and validators.
+"""vision-contracts for your tests: fixtures (through the ``pytest11`` entry point), Hypothesis strategies and
+validators.
 
     from vision_contracts.plugin import assert_conforms
 

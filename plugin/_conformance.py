@@ -98,7 +98,7 @@ def conformance_cases(provider: str, operation: str, *, examples: int = 10, seed
     contract = contracts.get(provider, operation)
     overrides = _pinned(contract, model)
     cases: list[ConformanceCase] = []
-    for i, form in enumerate(f["name"] for f in contract.index["forms"]):
+    for form in (f["name"] for f in contract.index["forms"]):
         form_seed = int.from_bytes(hashlib.sha256(f"{seed}:{provider}:{operation}:{form}".encode()).digest()[:4], "big")
         valid = _draw(requests(provider, operation, forms=[form], **overrides), examples, form_seed)
         cases += [ConformanceCase(f"valid-{form}-{j:03d}", form, r) for j, r in enumerate(valid)]

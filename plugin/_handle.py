@@ -37,7 +37,7 @@ def http_admin(base_url: str, timeout: float = 30.0) -> Admin:
         if query:
             url += "?" + urllib.parse.urlencode({k: _text(v) for k, v in query.items() if v is not None})
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"} if data else {})
+        req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"} if data else {})  # noqa: S310 (the mock's own http:// URL)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
         try:
             with opener.open(req, timeout=timeout) as resp:
@@ -129,7 +129,8 @@ class VisionMock:
         self._call("POST", "/rate-limits", body={"provider": provider, "requests": requests, "seconds": seconds})
 
     def latency(self, ms: float, **match: Any) -> dict[str, Any]:
-        """Answer every matching request ``ms`` milliseconds late (``match``: provider, operation, model, count, seconds)."""
+        """Answer every matching request ``ms`` milliseconds late (``match``: provider, operation, model, count,
+        seconds)."""
         return self.scenario("delay", ms=ms, **match)
 
     def fault(self, kind: str, **match: Any) -> dict[str, Any]:
@@ -141,7 +142,8 @@ class VisionMock:
 
     @staticmethod
     def header(name: str, **params: float) -> dict[str, str]:
-        """The control header that plays a scenario for one request: ``requests.post(url, headers=mock.header("loading"))``."""
+        """The control header that plays a scenario for one request:
+        ``requests.post(url, headers=mock.header("loading"))``."""
         return {CONTROL_HEADER: _spec(name, params)}
 
     def reset(self) -> None:

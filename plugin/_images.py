@@ -72,7 +72,8 @@ def encodable_pairs(formats: Iterable[str], modes: Iterable[str]) -> list[tuple[
 
 
 def _colour(mode: str) -> st.SearchStrategy[int]:
-    """A colour as one integer (one Hypothesis choice, shrinking to black): a grey level, a palette index or packed channels."""
+    """A colour as one integer (one Hypothesis choice, shrinking to black): a grey level, a palette index or packed
+    channels."""
     if mode in _CHANNEL_MAX:
         return st.integers(0, _CHANNEL_MAX[mode])
     return st.integers(0, 2 ** (8 * len(mode)) - 1)

@@ -47,7 +47,8 @@ SAFE_TEXT = _ALNUM + "-_.~"
 
 
 def _name(max_size: int = 24) -> st.SearchStrategy[str]:
-    """A repository-style name (one Hypothesis choice): an ASCII letter or digit, then letters, digits, '.', '_', '-'."""
+    """A repository-style name (one Hypothesis choice): an ASCII letter or digit, then letters, digits, '.', '_',
+    '-'."""
     return st.text(_NAME_CHARS, max_size=max_size).map(lambda s: s if s[:1].isalnum() else "m" + s)
 
 
@@ -102,7 +103,7 @@ def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 def matches(pattern: Sequence[str], parts: Sequence[str | int]) -> bool:
     """Whether a path (property names and indexes) matches a pointer's tokens, ``*`` matching any one part."""
-    return len(pattern) == len(parts) and all(p == "*" or p == str(q) for p, q in zip(pattern, parts))
+    return len(pattern) == len(parts) and all(p == "*" or p == str(q) for p, q in zip(pattern, parts, strict=True))
 
 
 def tokens(pointer: str) -> tuple[str, ...]:

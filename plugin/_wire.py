@@ -69,7 +69,7 @@ def _multipart(fields: Mapping[str, Any], file_fields: set[str]) -> tuple[bytes,
             data = wire_text(value).encode("utf-8")
             head = f'Content-Disposition: form-data; name="{name}"\r\n\r\n'
         parts.append((head.encode("utf-8"), data))
-    digest = hashlib.sha1(b"".join(h + d for h, d in parts)).hexdigest()
+    digest = hashlib.sha1(b"".join(h + d for h, d in parts), usedforsecurity=False).hexdigest()
     boundary = f"vision-contracts-{digest[:24]}"
     while any(boundary.encode() in d for _, d in parts):
         boundary += "x"

@@ -87,7 +87,8 @@ class GeneratedRequest(Request):
 
 @dataclass(frozen=True)
 class InvalidRequest:
-    """A request the provider must reject: ``kind`` (a short tag), ``path`` (where it breaks the contract) and ``reason``."""
+    """A request the provider must reject: ``kind`` (a short tag), ``path`` (where it breaks the contract) and
+    ``reason``."""
 
     kind: str
     path: str
@@ -468,7 +469,8 @@ def _invalid_request(draw, shape: _Shape, valid: st.SearchStrategy) -> InvalidRe
 
 
 def invalid_requests(provider: str, operation: str, *, forms: Iterable[str] | None = None, **overrides: Any) -> st.SearchStrategy[InvalidRequest]:
-    """Requests the provider must reject, each an :class:`InvalidRequest` labelled with ``kind``, ``path`` and ``reason``.
+    """Requests the provider must reject, each an :class:`InvalidRequest` labelled with ``kind``, ``path`` and
+    ``reason``.
 
     Each starts as a valid request with one change: a parameter out of range, an unknown enum value, a wrong type, a
     missing required field (Roboflow's ``api_key``, AI Refinery's ``authorization``...), an unknown property, an

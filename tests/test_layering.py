@@ -22,7 +22,8 @@ FORBIDDEN = {
 
 
 def _module_name(path: Path) -> str:
-    """The installed name of a file in one of the three folders: contracts/_checks.py -> vision_contracts.contracts._checks."""
+    """The installed name of a file in one of the three folders: contracts/_checks.py ->
+    vision_contracts.contracts._checks."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()

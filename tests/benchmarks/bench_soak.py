@@ -1,6 +1,6 @@
-"""A bounded soak (run on demand: ./dev bench -k soak): ``python -m vision_contracts.mockserver`` in a subprocess, 32 concurrent
-clients for 60 s of mixed operations over loopback. Zero errors; the journal's total equals the requests sent;
-the server's resident memory (VmRSS) stays within +20% from after the warm-up to the end. Prints the figures.
+"""A bounded soak (run on demand: ./dev bench -k soak): ``python -m vision_contracts.mockserver`` in a subprocess, 32
+concurrent clients for 60 s of mixed operations over loopback. Zero errors; the journal's total equals the requests
+sent; the server's resident memory (VmRSS) stays within +20% from after the warm-up to the end. Prints the figures.
 
 SOAK_SECONDS and SOAK_CLIENTS override the duration and the concurrency.
 """

@@ -1,5 +1,6 @@
-"""Helpers of the reliability tests: ``python -m vision_contracts.mockserver`` in a subprocess (so its logs and resident memory are
-its own; from ``vision_contracts.mockserver.testing``), its resident memory, and raw HTTP for values httpx refuses to send."""
+"""Helpers of the reliability tests: ``python -m vision_contracts.mockserver`` in a subprocess (so its logs and resident
+memory are its own; from ``vision_contracts.mockserver.testing``), its resident memory, and raw HTTP for values httpx
+refuses to send."""
 
 from __future__ import annotations
 
