@@ -146,7 +146,7 @@ def test_rate_limit_scenario_in_each_provider_format(base_url, png, contract, se
 
 # --- scenarios: faults, per request / count / duration / config --------------------------------------------
 
-@pytest.mark.parametrize("name,status", [("server-error", 500), ("unauthorized", 401), ("not-found", 404), ("unavailable", 503)])
+@pytest.mark.parametrize(("name", "status"), [("server-error", 500), ("unauthorized", 401), ("not-found", 404), ("unavailable", 503)])
 def test_status_scenarios_validate(base_url, png, name, status):
     assert_error(HF_DET, hf(base_url, png, {"x-vision-scenario": name}), status)
 

@@ -114,7 +114,7 @@ def test_journal_redacts_and_counts_exactly_under_threads():
     journal = Journal(limit=100)
 
     def worker():
-        for i in range(50):
+        for _ in range(50):
             journal.open("POST", "/models/a/b", [("api_key", "secret"), ("x", "1")], [("Authorization", "Bearer hf_secret")], b"abc")
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -25,7 +25,7 @@ from vision_contracts.mockserver.testing import sample_image, serve
 
 from fuzz_support import fuzz_config, fuzz_server_config, run_case, select
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 2000))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 IMAGE = sample_image(40, 30)
 
 _stack = contextlib.ExitStack()
@@ -57,7 +57,7 @@ def test_long_fuzz_api(case):
 
 @admin.parametrize()
 def test_long_fuzz_admin_writes(case):
-    _record(case, lambda: case.call_and_validate())
+    _record(case, case.call_and_validate)
 
 
 def test_zz_report():

@@ -25,8 +25,8 @@ from vision_contracts.mockserver.testing import sample_image
 
 from reliability_support import rss_kib, server_process
 
-SECONDS = float(os.environ.get("SOAK_SECONDS", 60))
-CLIENTS = int(os.environ.get("SOAK_CLIENTS", 32))
+SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
+CLIENTS = int(os.environ.get("SOAK_CLIENTS", "32"))
 WARMUP_SECONDS = 8.0
 
 IMAGES = [sample_image(32 + 8 * (i % 8), 24 + 8 * (i // 8), noise=i % 5, seed=i) for i in range(48)]

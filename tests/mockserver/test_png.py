@@ -98,9 +98,9 @@ def test_nearest_indices_match_pillow():
 
 
 def test_rejects_empty_masks_and_sizes():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty 2-D masks"):
         encode_upsampled(np.zeros((0, 3), np.uint8), (3, 3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive size"):
         encode_upsampled(np.zeros((3, 3), np.uint8), (0, 3))
 
 
@@ -118,5 +118,5 @@ def test_many_at_once_equals_one_by_one(data, size, count):
         smalls.append(small)
     many = encode_many(smalls, size)
     assert many == [encode_upsampled(s, size) for s in smalls]
-    for small, data_ in zip(smalls, many):
+    for small, data_ in zip(smalls, many, strict=True):
         assert np.array_equal(np.asarray(_decode(data_)), _reference(small, size))

@@ -95,7 +95,7 @@ def test_mask_threshold_grows_and_shrinks_masks(client, png):
         return [int((_mask(s["mask"]) == 255).sum()) for s in seg]
 
     low, mid, high = area(0.05), area(0.5), area(0.95)
-    assert all(a >= b >= c for a, b, c in zip(low, mid, high)) and sum(low) > sum(high)
+    assert all(a >= b >= c for a, b, c in zip(low, mid, high, strict=False)) and sum(low) > sum(high)
 
 
 def test_roboflow_confidence_and_class_map(client, jpeg):
@@ -115,7 +115,7 @@ def test_airefinery_masks_grow_from_the_points(client):
     assert body["created"] == CREATED
     red, sky = (_mask(d["b64_json"]) for d in body["data"])
     assert red.shape == (60, 100) and red[30, 70] == 1 and red[2, 2] == 0 and red[55, 5] == 0
-    ys, xs = np.nonzero(red)
+    _, xs = np.nonzero(red)
     assert 58 <= xs.min() <= 62 and 78 <= xs.max() <= 81
     assert sky[2, 2] == 2 and sky[30, 70] == 0
     usage = body["usage"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import httpx
@@ -30,7 +31,7 @@ def test_options_and_config_file(tmp_path):
     assert c.image_urls == {"http://x/a.png": "/tmp/a.png"}
 
 
-@pytest.mark.parametrize("data, words", [
+@pytest.mark.parametrize(("data", "words"), [
     ({"colour": 3}, "Unknown configuration key"),
     ({"providers": ["openai"]}, "Unknown provider"),
     ({"models": {"a/b": "captioning"}}, "must be one of"),
@@ -47,7 +48,7 @@ def test_bad_cli_option_exits_with_a_message(capsys):
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         Config().seed = 3  # type: ignore[misc]
 
 

@@ -37,7 +37,7 @@ def run(pytester: pytest.Pytester, target: str, provider: str, operation: str, *
                               "--vision-operation", operation, *extra)
 
 
-@pytest.mark.parametrize("provider,operation", [
+@pytest.mark.parametrize(("provider", "operation"), [
     ("huggingface", "object-detection"), ("huggingface", "image-segmentation"), ("airefinery", "image-segmentation"),
 ])
 def test_the_mock_passes(pytester, good, provider, operation):
@@ -65,8 +65,8 @@ def test_a_schema_violating_server_fails_and_names_the_violation(pytester, broke
         "sent: valid request, wire form json, example valid-json-000 of seed 0",
         "The 200 response breaks the huggingface object-detection contract*",
         "- $[[]0] [[]schema:required, error]: $[[]0]: expected the required property 'label', but it is missing.",
-        "reproduce: pytest --vision-target http://127.0.0.1:* --vision-provider huggingface --vision-operation object-detection "
-        "--vision-examples 2 --vision-seed 0 -k valid-json-000",
+        ("reproduce: pytest --vision-target http://127.0.0.1:* --vision-provider huggingface --vision-operation object-detection "
+         "--vision-examples 2 --vision-seed 0 -k valid-json-000"),
     ])
     result.stdout.no_fnmatch_line("*Traceback*")
 

@@ -54,4 +54,4 @@ def bmp_claiming(width: int, height: int) -> bytes:
 def nested_json(depth: int, *, key: str | None = None, inner: str = "0") -> bytes:
     """``depth`` levels of arrays (``[[[...0...]]]``), optionally as the value of ``key`` in an object."""
     core = "[" * depth + inner + "]" * depth
-    return (("{%s: %s}" % (f'"{key}"', core)) if key else core).encode()
+    return (f'{{"{key}": {core}}}' if key else core).encode()

@@ -49,7 +49,7 @@ def _bearer_variants(token: str) -> list[bytes | None]:
 def _key_variants(key: str) -> list[str | None]:
     """api_key query values that must never be accepted (None: no api_key at all)."""
     return [None, "", " ", key + " ", " " + key, key[:-1], key[1:], key + "x", "x" + key, key.upper(), key.lower(),
-            key[:3] + "е" + key[4:], key + "\u0000", key + "\u200b", "Bearer " + key, "%s" % key[: len(key) // 2], "☃" * 8]
+            key[:3] + "е" + key[4:], key + "\u0000", key + "\u200b", "Bearer " + key, key[: len(key) // 2], "☃" * 8]
 
 
 def _post(client: httpx.Client, path: str, body: bytes, content_type: str, value: bytes | None) -> httpx.Response:

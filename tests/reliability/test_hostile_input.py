@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from vision_contracts import contracts
-from vision_contracts.mockserver import Config
+from vision_contracts.mockserver import Config, ConfigError
 from vision_contracts.mockserver.testing import sample_image, serve
 
 from hostile_payloads import b64, bmp_claiming, gif_claiming, jpeg_claiming, nested_json, png_claiming, png_zlib_bomb
@@ -58,7 +58,7 @@ def _json(obj: Any) -> bytes:
 
 def _hf_json(params: dict[str, Any] | None = None, inputs: Any = None, raw: str | None = None) -> bytes:
     if raw is not None:
-        return ('{"inputs": "%s", "parameters": %s}' % (b64(PNG), raw)).encode()
+        return f'{{"inputs": "{b64(PNG)}", "parameters": {raw}}}'.encode()
     return _json({"inputs": b64(PNG) if inputs is None else inputs, **({"parameters": params} if params is not None else {})})
 
 
@@ -246,5 +246,5 @@ def test_json_depth_is_limited_before_parsing_and_configurable(hostile_client):
 
     config = parse_args(["--max-json-depth", "7", "--max-body-bytes", "1234", "--max-pixels", "99"])
     assert (config.max_json_depth, config.max_body_bytes, config.max_pixels) == (7, 1234, 99)
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="max_json_depth"):
         Config(max_json_depth=0)
