@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import reprlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-__all__ = ["Severity", "Violation", "Skip", "Report", "ContractViolation"]
+__all__ = ["ContractViolation", "Report", "Severity", "Skip", "Violation"]
 
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -44,10 +44,17 @@ class Violation:
     message: str
     severity: Severity = Severity.ERROR
 
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message} [{self.check}, {self.severity.value}]"
+    @property
+    def detail(self) -> str:
+        """The message without its leading ``path: ``: messages are whole sentences that name their path (error
+        bodies carry them alone), so whatever prints the path beside the message prints this instead."""
+        prefix = f"{self.path}: "
+        return self.message[len(prefix):] if self.message.startswith(prefix) else self.message
 
-    def downgraded(self) -> "Violation":
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail} [{self.check}, {self.severity.value}]"
+
+    def downgraded(self) -> Violation:
         return Violation(self.path, self.check, self.expected, self.received, self.message, Severity.WARNING)
 
 
@@ -62,10 +69,10 @@ class Skip:
         return f"{self.check} skipped: {self.reason}"
 
 
-class Report(list):
+class Report(list[Violation]):
     """The violations found (a list), with the checks that were skipped alongside."""
 
-    def __init__(self, violations: Iterable[Violation] = (), skipped: Iterable[Skip] = ()):
+    def __init__(self, violations: Iterable[Violation] = (), skipped: Iterable[Skip] = ()) -> None:
         super().__init__(violations)
         self.skipped: tuple[Skip, ...] = tuple(skipped)
 
@@ -89,7 +96,7 @@ class Report(list):
 def render(title: str, violations: Iterable[Violation], skipped: Iterable[Skip] = ()) -> str:
     lines = [title]
     for v in violations:
-        lines.append(f"- {v.path} [{v.check}, {v.severity.value}]: {v.message}")
+        lines.append(f"- {v.path} [{v.check}, {v.severity.value}]: {v.detail}")
         lines.append(f"    expected: {v.expected}")
         lines.append(f"    received: {v.received}")
     for s in skipped:
@@ -100,7 +107,7 @@ def render(title: str, violations: Iterable[Violation], skipped: Iterable[Skip] 
 class ContractViolation(AssertionError):
     """Raised by the ``assert_*`` helpers: a title, then one block per violation with expected / received lines."""
 
-    def __init__(self, title: str, report: Report):
+    def __init__(self, title: str, report: Report) -> None:
         self.title = title
         self.report = report
         super().__init__(report.render(title))

@@ -1,0 +1,358 @@
+"""The ``vision-contracts`` command line (also ``python -m vision_contracts.contracts``).
+
+Subcommands: ``list`` (the operations with contracts), ``openapi`` (an OpenAPI 3.1 document built from them) and
+``validate`` (a saved response or request checked against its contract). Exit statuses: 0 valid (warnings are
+printed but do not fail), 1 at least one violation of severity error, 2 a usage error, told in one sentence on
+standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import catalog
+from ._contract import Contract
+from ._images import ImageError, ImageInfo, open_image
+from ._model import Report, Skip, Violation
+from ._openapi import build
+
+__all__ = ["main"]
+
+PROG = "vision-contracts"
+STDIN = "-"
+
+DESCRIPTION = """\
+Contracts of hosted computer-vision APIs: list them, print them as OpenAPI, validate saved responses and requests.
+Same command as `python -m vision_contracts.contracts`. `vision-contracts COMMAND --help` explains each command.
+
+Exit status: 0 done (or valid), 1 a violation of severity error, 2 a usage error."""
+
+VALIDATE_HELP = """\
+Check a saved response body (the default) or request against its contract and print every violation with its JSON
+path, check name, severity, expected and received values.
+
+Responses: FILE is the JSON body exactly as the service answered it. --image gives the request image and enables
+the checks that need it (mask size, boxes inside the image, Roboflow's image dimensions); --request gives the request
+as sent instead (its image and its parameters, e.g. the threshold that score-threshold compares against). --status N
+validates an error body against the contract's schema for status N. --tolerate NAME reports the violations of a check,
+or of a named leniency of the contract (`vision-contracts list --format json` lists both), as warnings.
+
+Requests (--kind request): FILE is JSON. An object with both "form" and "body" members is read as the
+request envelope {form, path, query, headers, body} that the contract's request.json describes (the only way to
+include the query, path and headers, e.g. Roboflow's api_key); any other object is the JSON body as sent (wire form
+"json"); a JSON string is a raw text body (e.g. Roboflow's bare base64), read as the wire parser reads it.
+
+FILE may be - for standard input.
+
+Exit status: 0 when valid (warnings are printed but do not fail), 1 when any violation is an error, 2 on usage errors
+(unknown provider or operation, an unreadable or non-JSON file, an option that does not apply).
+"""
+
+
+class UsageError(Exception):
+    """A command line that cannot run: one sentence saying what was expected, what arrived and where."""
+
+
+# --- parser --------------------------------------------------------------------------------------------------
+
+def _providers() -> list[str]:
+    return sorted({provider for provider, _ in catalog().operations})
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people (default), json for programs")
+
+
+def _add_openapi(sub: Any) -> None:
+    parser = sub.add_parser("openapi", help="print an OpenAPI 3.1 document built from the contracts")
+    parser.add_argument("providers", nargs="+", metavar="PROVIDER", help="provider names: " + ", ".join(_providers()))
+    parser.add_argument("--operation", action="append", help="only this operation (repeatable)")
+    parser.add_argument("--server", default="http://127.0.0.1:8000", help="the servers[0].url to write")
+    parser.set_defaults(run=_run_openapi)
+
+
+def _add_list(sub: Any) -> None:
+    parser = sub.add_parser("list", help="list the (provider, operation) pairs; --format json adds checks, leniencies, statuses")
+    _add_format(parser)
+    parser.set_defaults(run=_run_list)
+
+
+def _add_validate(sub: Any) -> None:
+    parser = sub.add_parser(
+        "validate", help="check a saved response or request (JSON) against its contract",
+        description=VALIDATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("provider", metavar="PROVIDER", help="provider name: " + ", ".join(_providers()))
+    parser.add_argument("operation", metavar="OPERATION", help="operation name (see `vision-contracts list`)")
+    parser.add_argument("file", metavar="FILE", help="the JSON file to check, or - for standard input")
+    parser.add_argument("--kind", choices=("response", "request"), default="response", help="what FILE holds (default: response)")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--image", metavar="PATH", help="responses: the request image, for the checks that need it")
+    given.add_argument("--request", metavar="FILE", help="responses: the request as sent (JSON body or envelope), for its image and parameters")
+    parser.add_argument("--status", type=int, metavar="N", help="responses: the HTTP status; an error status validates an error body")
+    parser.add_argument("--tolerate", action="append", default=[], metavar="NAME", help="responses: a check or leniency to report as warnings (repeatable)")
+    _add_format(parser)
+    parser.set_defaults(run=_run_validate)
+
+
+def parser() -> argparse.ArgumentParser:
+    out = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = out.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_list(sub)
+    _add_openapi(sub)
+    _add_validate(sub)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly, as the Python docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+# --- list and openapi ----------------------------------------------------------------------------------------
+
+def _operation_json(contract: Contract) -> dict[str, Any]:
+    index = contract.index
+    return {
+        "provider": contract.provider,
+        "operation": contract.operation,
+        "checks": list(index["checks"]),
+        "request_checks": list(index["request_checks"]),
+        "leniencies": {name: spec["description"] for name, spec in index.get("leniencies", {}).items()},
+        "success_status": index["success"]["status"],
+        "error_statuses": contract.error_statuses,
+    }
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    pairs = catalog().operations
+    if args.format == "json":
+        _print_json([_operation_json(catalog().get(p, o)) for p, o in pairs])
+    else:
+        for provider, operation in pairs:
+            print(f"{provider} {operation}")
+    return 0
+
+
+def _run_openapi(args: argparse.Namespace) -> int:
+    try:
+        document = build(args.providers, operations=args.operation, server_url=args.server)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _print_json(document)
+    return 0
+
+
+def _print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2)
+    print()
+
+
+# --- reading the inputs --------------------------------------------------------------------------------------
+
+def _where(path: str) -> str:
+    return "standard input" if path == STDIN else path
+
+
+def _read_bytes(path: str, what: str) -> bytes:
+    if path == STDIN:
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"expected {what} at {path}, but it cannot be read: {exc.strerror or exc}.") from None
+
+
+def _read_json(path: str, what: str) -> Any:
+    data = _read_bytes(path, what)
+    where = _where(path)
+    if not data.strip():
+        raise UsageError(f"expected {what} in {where}, but it is empty.")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"expected {what} (UTF-8 text) in {where}, but byte {exc.start} is {data[exc.start:exc.start + 1]!r}.") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"expected {what} in {where}, but it is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+    except RecursionError:
+        raise UsageError(f"expected {what} in {where}, but it nests too deeply to parse.") from None
+
+
+def _read_image(path: str) -> ImageInfo:
+    data = _read_bytes(path, "an image file")
+    try:
+        im = open_image(data)
+    except ImageError as exc:
+        raise UsageError(f"--image {_where(path)}: {exc}.") from None
+    return ImageInfo(im.size[0], im.size[1], im.mode, im.format)
+
+
+def _read_request(path: str) -> Any:
+    """A request file: an envelope or a JSON body (objects), or a raw text body (a JSON string)."""
+    document = _read_json(path, "a JSON request (a body or an envelope)")
+    if not isinstance(document, (dict, str)):
+        raise UsageError(
+            f"expected a JSON object (a request body, or an envelope with form and body) or a string (a raw text body)"
+            f" in {_where(path)}, but it holds {_json_kind(document)}."
+        )
+    return document
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+# --- validate ------------------------------------------------------------------------------------------------
+
+def _contract(provider: str, operation: str) -> Contract:
+    pairs = catalog().operations
+    providers = sorted({p for p, _ in pairs})
+    if provider not in providers:
+        raise UsageError(f"expected a provider among {', '.join(providers)}, but PROVIDER is {provider!r}.")
+    names = [o for p, o in pairs if p == provider]
+    if operation not in names:
+        raise UsageError(f"expected an operation of {provider} among {', '.join(names)}, but OPERATION is {operation!r}.")
+    return catalog().get(provider, operation)
+
+
+def _status(contract: Contract, status: int | None) -> int:
+    success: int = contract.index["success"]["status"]
+    if status is None or status == success:
+        return success
+    if status not in contract.error_statuses:
+        known = ", ".join(str(s) for s in [success, *contract.error_statuses])
+        raise UsageError(
+            f"expected --status among {known} (the statuses {contract.provider} {contract.operation} is known to send),"
+            f" but it is {status}."
+        )
+    return status
+
+
+def _refuse_inapplicable(args: argparse.Namespace, contract: Contract, status: int) -> None:
+    """Options that would be silently ignored are refused instead."""
+    given = [name for name, value in (("--image", args.image), ("--request", args.request), ("--tolerate", args.tolerate)) if value]
+    if args.kind == "request":
+        given += ["--status"] if args.status is not None else []
+        if given:
+            raise UsageError(f"{_options(given)} only to responses, but --kind request was given (a request carries its own image and parameters).")
+    elif given and status != contract.index["success"]["status"]:
+        raise UsageError(f"{_options(given)} only to success bodies, but --status {status} asks for an error body.")
+
+
+def _options(names: list[str]) -> str:
+    return f"{' and '.join(names)} {'applies' if len(names) == 1 else 'apply'}"
+
+
+def _tolerated(contract: Contract, names: list[str]) -> list[str]:
+    try:
+        contract.tolerated(names)
+    except ValueError as exc:
+        raise UsageError(f"--tolerate: {exc}") from None
+    return names
+
+
+def _response_request(args: argparse.Namespace) -> Any:
+    if args.image:
+        return _read_image(args.image)
+    if args.request:
+        return _read_request(args.request)
+    return None
+
+
+def _report(args: argparse.Namespace, contract: Contract, status: int) -> Report:
+    if args.kind == "request":
+        return contract.validate_request(_read_request(args.file))
+    tolerate = _tolerated(contract, args.tolerate)
+    request = _response_request(args)
+    body = _read_json(args.file, "a JSON response body")
+    return contract.validate_response(body, request=request, status=status, tolerate=tolerate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    contract = _contract(args.provider, args.operation)
+    status = _status(contract, args.status)
+    _refuse_inapplicable(args, contract, status)
+    report = _report(args, contract, status)
+    subject = _subject(args, contract, status)
+    if args.format == "json":
+        _print_json(report_json(report, subject))
+    else:
+        print(report_text(report, subject, hint=args.kind == "response" and not (args.image or args.request)))
+    return 0 if report.ok else 1
+
+
+# --- printing the verdict ------------------------------------------------------------------------------------
+
+def _subject(args: argparse.Namespace, contract: Contract, status: int) -> dict[str, Any]:
+    return {
+        "file": _where(args.file), "provider": contract.provider, "operation": contract.operation,
+        "kind": args.kind, "status": None if args.kind == "request" else status,
+        "error_body": args.kind == "response" and status != contract.index["success"]["status"],
+    }
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _headline(report: Report, subject: dict[str, Any]) -> str:
+    what = f"status {subject['status']} error body" if subject["error_body"] else subject["kind"]
+    name = f"{subject['file']}: the {subject['provider']} {subject['operation']} {what}"
+    counts = f"{_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')}"
+    if report.ok:
+        return f"{name} conforms to its contract" + (f" ({counts})." if report else ".")
+    return f"{name} breaks its contract: {counts}."
+
+
+def _violation_lines(v: Violation) -> list[str]:
+    return [str(v), f"    expected: {v.expected}", f"    received: {v.received}"]
+
+
+def _skip_line(s: Skip, hint: bool) -> str:
+    advice = " (give --image or --request to run it)" if hint else ""
+    return f"skipped {s.check}: {s.reason}{advice}"
+
+
+def report_text(report: Report, subject: dict[str, Any], *, hint: bool = False) -> str:
+    """The verdict for people: a headline, then each violation (path, message, check, severity, expected, received)
+    and each skipped check."""
+    lines = [_headline(report, subject)]
+    for v in report:
+        lines += _violation_lines(v)
+    lines += [_skip_line(s, hint) for s in report.skipped]
+    return "\n".join(lines)
+
+
+def violation_json(v: Violation) -> dict[str, str]:
+    """One violation for programs; ``message`` is the sentence without the path, which has its own member."""
+    return {
+        "path": v.path, "check": v.check, "severity": v.severity.value,
+        "expected": v.expected, "received": v.received, "message": v.detail,
+    }
+
+
+def report_json(report: Report, subject: dict[str, Any]) -> dict[str, Any]:
+    """The verdict for programs: ``valid`` (no error; warnings allowed), the subject, violations and skipped checks."""
+    return {
+        "valid": report.ok,
+        **{k: v for k, v in subject.items() if k != "error_body"},
+        "errors": len(report.errors),
+        "warnings": len(report.warnings),
+        "violations": [violation_json(v) for v in report],
+        "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
+    }
