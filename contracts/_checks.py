@@ -23,7 +23,7 @@ from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, b64decode, decod
 from ._model import Severity, Skip, Violation, brief
 from ._paths import find, json_path, resolve
 
-__all__ = ["CHECKS", "REQUEST_CHECKS", "CheckContext", "Finding", "run_checks"]
+__all__ = ["CHECKS", "REQUEST_CHECKS", "CheckContext", "Finding", "apply_tolerance", "run_checks", "severity_of"]
 
 SINGLE_CHANNEL_MODES = frozenset({"1", "L", "I", "I;16", "I;16B", "I;16L"})
 EARLIEST_CREATED = 1420070400  # 2015-01-01T00:00:00Z: before any of these services existed
@@ -203,6 +203,46 @@ def roboflow_image_size(ctx: CheckContext) -> Iterator[Finding | Skip]:
             )
 
 
+NESTED_ANSWER_KEY = "predictions"  # where Roboflow's inference server nests its answer
+
+
+def _top_level_keys(locations: Mapping[str, str]) -> list[str]:
+    """The answer's documented top-level keys, read from the index's single-token locations (``/class_map``)."""
+    keys = []
+    for pointer in locations.values():
+        token = pointer.strip("/")
+        if token and "/" not in token and token != "*" and token not in keys:
+            keys.append(token)
+    return keys
+
+
+def _missing(keys: list[str]) -> str:
+    return f"{', '.join(keys)} {'is' if len(keys) == 1 else 'are'} missing"
+
+
+def roboflow_nested_predictions(ctx: CheckContext) -> Iterator[Finding]:
+    """Roboflow: the answer sits at the top level, as the documentation and the roboflow SDK read it, not nested under
+    ``predictions`` as Roboflow's inference server (v0 API) answers; one finding names the shape instead of a
+    missing-key error per key."""
+    body = ctx.body
+    nested = body.get(NESTED_ANSWER_KEY) if isinstance(body, dict) else None
+    if not isinstance(nested, dict):
+        return
+    documented = _top_level_keys(ctx.locations)
+    absent = [k for k in documented if k not in body]
+    moved = [k for k in absent if k in nested]
+    if not moved:
+        return
+    lost = [k for k in absent if k not in moved]
+    received = f"{', '.join(moved)} nested under {NESTED_ANSWER_KEY}" + (f"; {', '.join(lost)} absent" if lost else "")
+    yield Finding(
+        (), f"{', '.join(documented)} at the top level (the documented shape, which the roboflow SDK reads)", received,
+        f"expected {', '.join(documented)} at the top level of the answer, as Roboflow's documentation shows and the "
+        f"roboflow SDK reads them, but {', '.join(moved)} arrived nested under '{NESTED_ANSWER_KEY}' (the shape of "
+        f"Roboflow's inference server)" + (f", and {_missing(lost)} altogether" if lost else "") + ".",
+    )
+
+
 def roboflow_mask_matches_image(ctx: CheckContext) -> Iterator[Finding]:
     """Roboflow: the mask's size equals the response's own ``image`` dimensions, as seed 003 promises."""
     dims = resolve(ctx.body, ctx.locations.get("image_size", "/image"))
@@ -251,7 +291,7 @@ def box_inside_image(ctx: CheckContext) -> Iterator[Finding | Skip]:
         c = _corners(box)
         if c is None:
             continue
-        for key, value, limit in zip(("xmin", "ymin", "xmax", "ymax"), c, (w, h, w, h)):
+        for key, value, limit in zip(("xmin", "ymin", "xmax", "ymax"), c, (w, h, w, h), strict=True):
             if not 0 <= value <= limit:
                 yield Finding(
                     parts + (key,), f"0 <= {key} <= {limit} (the request image is {w}x{h})", str(value),
@@ -357,6 +397,7 @@ CHECKS: Mapping[str, Check] = MappingProxyType({
     "mask-classes-in-map": mask_classes_in_map,
     "roboflow-image-size": roboflow_image_size,
     "roboflow-mask-matches-image": roboflow_mask_matches_image,
+    "roboflow-nested-predictions": roboflow_nested_predictions,
     "box-order": box_order,
     "box-inside-image": box_inside_image,
     "score-finite": score_finite,
@@ -371,6 +412,16 @@ REQUEST_CHECKS: Mapping[str, Check] = MappingProxyType({
 })
 
 
+def severity_of(check: str, tolerate: frozenset[str]) -> Severity:
+    """The one rule of leniency: a tolerated check's findings are warnings, every other finding is an error."""
+    return Severity.WARNING if check in tolerate else Severity.ERROR
+
+
+def apply_tolerance(violations: Iterable[Violation], tolerate: frozenset[str]) -> list[Violation]:
+    """Violations found outside ``run_checks`` (named schema findings) under the same rule."""
+    return [v.downgraded() if severity_of(v.check, tolerate) is Severity.WARNING else v for v in violations]
+
+
 def run_checks(
     names: Iterable[str], registry: Mapping[str, Check], ctx: CheckContext, tolerate: frozenset[str] = frozenset()
 ) -> tuple[list[Violation], list[Skip]]:
@@ -378,7 +429,7 @@ def run_checks(
     violations: list[Violation] = []
     skipped: list[Skip] = []
     for name in names:
-        severity = Severity.WARNING if name in tolerate else Severity.ERROR
+        severity = severity_of(name, tolerate)
         for item in registry[name](ctx):
             if isinstance(item, Skip):
                 skipped.append(item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -16,13 +16,13 @@ import jsonschema_rs
 import referencing
 import referencing.jsonschema
 
-from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, run_checks
+from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, apply_tolerance, run_checks
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, open_image, sniff_image
-from ._model import ContractViolation, Report, Violation, brief
+from ._model import ContractViolation, Report, Severity, Violation, brief
 from ._paths import find, json_path, resolve
 from ._request import DEFAULT_MAX_JSON_DEPTH, Request, WireError, parse_wire
 
-__all__ = ["Catalog", "Contract", "UnknownOperation"]
+__all__ = ["Catalog", "Contract", "SchemaFinding", "UnknownOperation"]
 
 SCHEMA_ROOT = "https://vision-contracts.dev/schemas/"
 
@@ -86,6 +86,54 @@ class Catalog:
         return self._contracts[key]
 
 
+def _pointer_tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.strip("/").split("/")) if pointer.strip("/") else ()
+
+
+@dataclass(frozen=True)
+class SchemaFinding:
+    """A schema keyword that fails at named places, reported under a check name of its own (the operation index's
+    ``schema_findings``): so a leniency can name it like any semantic check, and the message can say what the real
+    service does with it (``accepted``)."""
+
+    check: str
+    keywords: frozenset[str]
+    at: tuple[tuple[str, ...], ...]  # JSON pointer tokens into the validated document, "*" matching any one part
+    accepted: str  # what the real service does with it, the end of each violation's message
+    evidence: str = ""
+
+    @classmethod
+    def from_index(cls, check: str, spec: Mapping[str, Any]) -> SchemaFinding:
+        at = tuple(_pointer_tokens(p) for p in spec["at"])
+        return cls(check, frozenset(spec["keywords"]), at, spec["accepted"], spec.get("evidence", ""))
+
+    def matches(self, keyword: str, parts: Sequence[str | int]) -> bool:
+        """Whether a failure of ``keyword`` at ``parts`` is this finding."""
+        return keyword in self.keywords and any(
+            len(place) == len(parts) and all(t in ("*", str(p)) for t, p in zip(place, parts, strict=True))
+            for place in self.at
+        )
+
+    def violations(self, error: jsonschema.ValidationError) -> list[Violation]:
+        """The failure as this finding's violations: one per undocumented property, or one at the failing value."""
+        parts = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            return self._unknown_properties(error, parts)
+        path = json_path(parts)
+        expected, received = _expectation(error), brief(error.instance)
+        return [Violation(path, self.check, expected, received, f"{path}: expected {expected}, received {received}; {self.accepted}.")]
+
+    def _unknown_properties(self, error: jsonschema.ValidationError, parts: list[str | int]) -> list[Violation]:
+        documented = sorted(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+        expected = f"only the documented properties {', '.join(documented)}"
+        out = []
+        for key in (k for k in error.instance if k not in documented):
+            path = json_path([*parts, key])
+            received = f"the property {key!r} = {brief(error.instance[key])}"
+            out.append(Violation(path, self.check, expected, received, f"{path}: expected {expected}, received {received}; {self.accepted}."))
+        return out
+
+
 class _Validator:
     """One schema, compiled twice: jsonschema-rs answers 'valid?' fast, python-jsonschema explains failures."""
 
@@ -95,14 +143,17 @@ class _Validator:
         self.fast = jsonschema_rs.validator_for(ref_schema, registry=catalog.rs_registry)
         self.slow = jsonschema.Draft202012Validator(ref_schema, registry=catalog.registry)
 
-    def violations(self, instance: Any) -> list[Violation]:
+    def violations(self, instance: Any, findings: Sequence[SchemaFinding] = ()) -> list[Violation]:
+        """Every failure, explained; failures that are named findings are reported under their finding's check."""
         if self.fast.is_valid(instance):
             return []
-        out = []
+        out: list[Violation] = []
         for error in self.slow.iter_errors(instance):
             if error.context:
                 error = jsonschema.exceptions.best_match(error.context)
-            out.append(_schema_violation(error))
+            parts = list(error.absolute_path)
+            finding = next((f for f in findings if f.matches(str(error.validator), parts)), None)
+            out.extend(finding.violations(error) if finding else [_schema_violation(error)])
         return sorted(out, key=lambda v: v.path)
 
 
@@ -202,6 +253,36 @@ class Contract:
     def error_statuses(self) -> list[int]:
         return sorted(int(s) for s in self.index["errors"])
 
+    # --- leniency: named findings, tolerated checks, strictness ----------------------------------------------
+
+    @cached_property
+    def schema_findings(self) -> tuple[SchemaFinding, ...]:
+        """The schema failures the index names (``schema_findings``), each reported under a check name of its own."""
+        return tuple(SchemaFinding.from_index(name, spec) for name, spec in self.index.get("schema_findings", {}).items())
+
+    @property
+    def check_names(self) -> list[str]:
+        """Every check name besides ``schema:*`` that this contract's violations can carry: response checks, request
+        checks and named schema findings."""
+        return [*self.index["checks"], *self.index["request_checks"], *(f.check for f in self.schema_findings)]
+
+    def finding_at(self, keyword: str, parts: Sequence[str | int]) -> str | None:
+        """The check name under which a failure of the schema ``keyword`` at ``parts`` (tokens into the request
+        envelope or the response body) is reported, when the index names one; None for a plain ``schema:*``."""
+        return next((f.check for f in self.schema_findings if f.matches(keyword, parts)), None)
+
+    @cached_property
+    def lenient_checks(self) -> frozenset[str]:
+        """The checks of the leniencies marked ``"default": true``: what the real service accepts although the
+        documents do not say so. Their violations are warnings unless a judgement is ``strict``."""
+        leniencies = self.index.get("leniencies", {})
+        return self.tolerated([name for name, spec in leniencies.items() if spec.get("default")])
+
+    def tolerance(self, tolerate: Iterable[str] = (), *, strict: bool = False) -> frozenset[str]:
+        """The checks a judgement reports as warnings: those named in ``tolerate`` (checks or leniencies), plus,
+        unless ``strict``, the default leniencies' (:attr:`lenient_checks`)."""
+        return self.tolerated(tolerate) | (frozenset() if strict else self.lenient_checks)
+
     # --- requests ------------------------------------------------------------------------------------------
 
     def parse_request(
@@ -230,9 +311,15 @@ class Contract:
         raise TypeError(f"Expected a Request, a JSON body (dict), bytes or a str, got {type(request).__name__}.")
 
     def check_request(
-        self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, decode_pixels: bool = True
+        self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, decode_pixels: bool = True,
+        strict: bool = False, tolerate: Iterable[str] = (),
     ) -> tuple[Report, RequestFacts]:
         """Validate a request and return its report with the facts the response checks need.
+
+        By default a request is judged as the real service judges it: what the service accepts although the
+        documents do not list it (the default leniencies, e.g. an unknown ``parameters`` key) is a warning.
+        ``strict=True`` holds the request to the documented contract: those warnings are errors. ``tolerate``
+        names more checks or leniencies to report as warnings.
 
         ``decode_pixels=False`` reads only the image's header (size, mode): for callers that decode the pixels
         themselves anyway, as the mock server does, so a truncated image is still caught once."""
@@ -241,19 +328,25 @@ class Contract:
         except WireError as exc:
             return Report([Violation(exc.path, "wire-format", exc.expected, exc.received, exc.message)]), RequestFacts(None, exc.message, {})
         instance = envelope.instance()
-        violations = _redact_credential(self._request_validator.violations(instance), self.index.get("auth"))
+        tolerance = self.tolerance(tolerate, strict=strict)
+        schema = self._request_validator.violations(instance, self.schema_findings)
+        violations = apply_tolerance(_redact_credential(schema, self.index.get("auth")), tolerance)
         ctx = CheckContext(
             body=instance, locations={}, image_pointer=self.index["image"].get(envelope.form),
             max_pixels=max_pixels, image_note="the request image could not be decoded", decode_pixels=decode_pixels,
         )
-        found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx) if not violations else ([], [])
+        blocked = any(v.severity is Severity.ERROR for v in violations)
+        found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx, tolerance) if not blocked else ([], [])
         report = Report(violations + found, skipped)
         note = "" if ctx.image else ("the request carries its image as a URL" if envelope.form == "url" else ctx.image_note)
         return report, RequestFacts(ctx.image, note, self._params(instance))
 
-    def validate_request(self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Report:
-        """Violations of a request: a Request envelope, a JSON body as sent, or the raw body bytes / text."""
-        return self.check_request(request, max_pixels=max_pixels)[0]
+    def validate_request(
+        self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False, tolerate: Iterable[str] = (),
+    ) -> Report:
+        """Violations of a request: a Request envelope, a JSON body as sent, or the raw body bytes / text; ``strict``
+        and ``tolerate`` as for :meth:`check_request`."""
+        return self.check_request(request, max_pixels=max_pixels, strict=strict, tolerate=tolerate)[0]
 
     def assert_request(self, request: Any, **kwargs: Any) -> Report:
         report = self.validate_request(request, **kwargs)
@@ -286,12 +379,15 @@ class Contract:
 
     def validate_response(
         self, body: Any, *, request: Any = None, status: int = 200, tolerate: Iterable[str] = (),
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False,
     ) -> Report:
         """Violations of a response body (parsed JSON, or its bytes/text) for the given status.
 
         ``request`` is the request image's bytes or the request as the client sent it; without it, checks that
-        need it are reported in ``report.skipped``. ``tolerate`` names checks whose violations become warnings.
+        need it are reported in ``report.skipped``. ``tolerate`` names checks or leniencies whose violations become
+        warnings. ``strict=True`` drops the default leniencies, as for :meth:`check_request` (no contract has a
+        default leniency on responses today: a response leniency such as Roboflow's ``downscaled-mask`` is asked
+        for by name).
         """
         if isinstance(body, (bytes, bytearray, str)):
             try:
@@ -300,29 +396,39 @@ class Contract:
                 return Report([Violation("$", "json", "a JSON document", brief(body), f"$: expected a JSON document, but the body does not parse ({exc}).")])
         if status != self.index["success"]["status"]:
             return self._validate_error(body, status)
-        violations = self._response_validator.violations(body)
+        tolerance = self.tolerance(tolerate, strict=strict)
+        violations = apply_tolerance(self._response_validator.violations(body, self.schema_findings), tolerance)
         facts = self.request_facts(request)
         ctx = CheckContext(
             body=body, locations=self.index.get("locations", {}), image=facts.image, image_note=facts.note,
             params=facts.params, threshold_parameter=self.index.get("score_threshold_parameter"), max_pixels=max_pixels,
         )
-        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, self.tolerated(tolerate))
-        return Report(violations + found, skipped)
+        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, tolerance)
+        return Report(self._superseded(violations, found) + found, skipped)
+
+    def _superseded(self, violations: list[Violation], found: list[Violation]) -> list[Violation]:
+        """Schema violations that a check's finding explains (the index's ``supersedes``: check -> the schema checks it
+        replaces at the path it reports), dropped for that one finding, e.g. Roboflow's nested answer instead of a
+        missing-key error per key."""
+        rules = self.index.get("supersedes", {})
+        covered = {(v.path, kind) for v in found for kind in rules.get(v.check, ())}
+        return [v for v in violations if (v.path, v.check) not in covered]
 
     def tolerated(self, names: Iterable[str]) -> frozenset[str]:
         """Check names to downgrade to warnings: check names as they are, named leniencies expanded."""
         if isinstance(names, str):
             names = (names,)
         leniencies = self.index.get("leniencies", {})
+        known = self.check_names
         out: set[str] = set()
         for name in names:
             if name in leniencies:
                 out.update(leniencies[name]["checks"])
-            elif name in self.index["checks"]:
+            elif name in known:
                 out.add(name)
             else:
                 raise ValueError(
-                    f"Cannot tolerate {name!r}: expected one of this contract's checks {self.index['checks']}"
+                    f"Cannot tolerate {name!r}: expected one of this contract's checks {known}"
                     f" or leniencies {sorted(leniencies)}."
                 )
         return frozenset(out)
