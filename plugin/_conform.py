@@ -35,10 +35,12 @@ def _is_response(value: Any) -> bool:
 def _content(response: Any) -> bytes:
     import httpx
 
+    content: bytes
     try:
-        return response.content
+        content = response.content
     except httpx.ResponseNotRead:  # a streamed httpx response that was not read yet
-        return response.read()
+        content = response.read()
+    return content
 
 
 def _unpack(response: Any, status: int | None, success: int) -> tuple[Any, int, str | None]:

@@ -20,13 +20,14 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 if TYPE_CHECKING:
     # imported where used: a pytest run without --vision-target pays for neither Hypothesis nor httpx
     import httpx
+    from _pytest._code.code import TerminalRepr  # what Item.repr_failure returns; pytest does not export it
 
     from vision_contracts import contracts
 
@@ -239,7 +240,7 @@ class ConformanceItem(pytest.Item):
     def __init__(self, *, case: ConformanceCase, **kwargs: Any):
         super().__init__(**kwargs)
         self.case = case
-        self.run: _Run = self.parent.run  # type: ignore[attr-defined]
+        self.run: _Run = cast("ConformanceSuite", self.parent).run
 
     def _url_image(self, contract: contracts.Contract, request: GeneratedRequest) -> None:
         """Write the image a url-form request names into --vision-image-dir, under the URL's basename."""
@@ -295,7 +296,7 @@ class ConformanceItem(pytest.Item):
         except NonConformingResponse as exc:
             raise ConformanceFailure(str(exc)) from None
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if not isinstance(excinfo.value, ConformanceFailure):
             return super().repr_failure(excinfo)
         case = self.case
@@ -324,7 +325,7 @@ def collect(session: pytest.Session, config: pytest.Config, items: list[pytest.I
     suite = ConformanceSuite.from_parent(session, name=name, nodeid=name, run=run)
     config.stash[_RUN] = run
     found = list(suite.collect())
-    session.ihook.pytest_collectreport(report=pytest.CollectReport(suite.nodeid, "passed", None, found))  # "collected N items"
+    session.ihook.pytest_collectreport(report=pytest.CollectReport(suite.nodeid, "passed", None, list(found)))  # "collected N items"
     items[:0] = found
 
 

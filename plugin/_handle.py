@@ -93,7 +93,7 @@ class VisionMock:
         (``endpoint("roboflow", "semantic-segmentation", dataset="streets", version=4)``)."""
         from vision_contracts import contracts
 
-        template = contracts.get(provider, operation).index["paths"][0]
+        template: str = contracts.get(provider, operation).index["paths"][0]
         for name, value in path.items():
             template = template.replace("{" + name + "}", str(value))
         if "{" in template:
@@ -116,7 +116,8 @@ class VisionMock:
         matching requests of this test: ``count`` requests, ``seconds``, or (neither) until the test ends."""
         rule = {"scenario": name, "params": params, "provider": provider, "operation": operation, "model": model,
                 "count": count, "seconds": seconds}
-        return self._call("POST", "/scenarios", body={k: v for k, v in rule.items() if v is not None})
+        answer: dict[str, Any] = self._call("POST", "/scenarios", body={k: v for k, v in rule.items() if v is not None})
+        return answer
 
     def loading(self, model: str, *, requests: int | None = None, seconds: float | None = None) -> None:
         """A Hugging Face model answers 503 "currently loading" for ``requests`` requests or ``seconds``."""
@@ -157,7 +158,8 @@ class VisionMock:
         """The requests this test sent, oldest first (dicts: method, path, query, headers with secrets redacted,
         provider, operation, form, image, verdict {valid, violations}, scenario, status), filtered."""
         query = {"provider": provider, "operation": operation, "status": status, "valid": valid, "path": path, "limit": 100_000}
-        return self._call("GET", "/journal", query={k: v for k, v in query.items() if v is not None})["entries"]
+        entries: list[dict[str, Any]] = self._call("GET", "/journal", query={k: v for k, v in query.items() if v is not None})["entries"]
+        return entries
 
     # --- SDKs that cannot be reached otherwise --------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal, overload
 
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
@@ -79,13 +80,18 @@ def _colour(mode: str) -> st.SearchStrategy[int]:
     return st.integers(0, 2 ** (8 * len(mode)) - 1)
 
 
-def _unpack(mode: str, value: int):
+@overload
+def _unpack(mode: Literal["RGB"], value: int) -> tuple[int, ...]: ...
+@overload
+def _unpack(mode: str, value: int) -> int | tuple[int, ...]: ...
+def _unpack(mode: str, value: int) -> int | tuple[int, ...]:
     if mode in _CHANNEL_MAX:
         return value
     return tuple((value >> (8 * i)) & 0xFF for i in range(len(mode)))
 
 
-def _render(mode: str, size: tuple[int, int], background: int, rectangles, palette) -> Image.Image:
+def _render(mode: str, size: tuple[int, int], background: int, rectangles: Sequence[tuple[int, int, int]] | None,
+            palette: Sequence[int] | None) -> Image.Image:
     im = Image.new(mode, size, _unpack(mode, background))
     if palette:
         im.putpalette([c for rgb in palette for c in _unpack("RGB", rgb)])
@@ -122,7 +128,7 @@ def _rectangle(packed: int, area: int, colours: int) -> tuple[int, int, int]:
 
 
 @st.composite
-def _samples(draw, pairs: list[tuple[str, str]], pair_index: st.SearchStrategy, side: st.SearchStrategy,
+def _samples(draw: st.DrawFn, pairs: list[tuple[str, str]], pair_index: st.SearchStrategy, side: st.SearchStrategy,
              colours: dict[str, st.SearchStrategy]) -> ImageSample:
     """Few Hypothesis choices per image (about six), since each choice costs more than encoding a small image. The
     strategies are built once, outside the draw: building one per draw makes Hypothesis validate it every time."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -45,7 +46,7 @@ def _awaited_by_respx(depth: int = 12) -> bool:
     """Whether respx resolves this request for an async client (``MockRouter.aresolve`` is on the stack): httpx
     streams are both sync and async, and a sync client may run inside a running event loop, so neither tells."""
     target = respx.MockRouter.aresolve.__code__
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(depth):
         if frame is None:
             return False

@@ -19,10 +19,13 @@ import math
 import string
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import referencing
 from hypothesis import strategies as st
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver  # referencing exports no name for it
 
 __all__ = ["KNOWN_PATTERNS", "OMIT", "Translator", "UnsupportedSchema", "matches", "merge", "pick"]
 
@@ -37,6 +40,9 @@ SUPPORTED = frozenset({
 }) | ANNOTATIONS
 
 OMIT = object()  # an override value that removes the property
+
+_Parts = tuple[str | int, ...]  # a JSON path as property names and indexes
+_Schema = Mapping[str, Any] | Literal[True]
 
 _ALNUM = string.ascii_letters + string.digits
 _NAME_CHARS = _ALNUM + "._-"
@@ -83,7 +89,11 @@ class UnsupportedSchema(ValueError):
     """A schema keyword the translator does not handle."""
 
 
-def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+@overload
+def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]: ...
+@overload
+def merge(a: _Schema, b: _Schema) -> _Schema: ...
+def merge(a: _Schema, b: _Schema) -> _Schema:
     """Both schemas at once, for the subset used here: ``required`` lists are joined, ``properties`` merged, b wins."""
     if a is True or b is True:
         return b if a is True else a
@@ -118,10 +128,10 @@ class Translator:
         self.overrides = [(tokens(k), v) for k, v in overrides.items()]
         self.max_items = max_items
 
-    def resolver(self, base_uri: str) -> referencing.Resolver:
+    def resolver(self, base_uri: str) -> Resolver[Any]:
         return self.registry.resolver(base_uri=base_uri)
 
-    def deref(self, schema: Any, resolver: referencing.Resolver) -> tuple[Any, referencing.Resolver]:
+    def deref(self, schema: Any, resolver: Resolver[Any]) -> tuple[Any, Resolver[Any]]:
         """Follow ``$ref`` chains, merging sibling keywords (``required`` joined) over the target."""
         while isinstance(schema, dict) and "$ref" in schema:
             resolved = resolver.lookup(schema["$ref"])
@@ -140,10 +150,10 @@ class Translator:
         n = len(parts)
         return any(v is not OMIT and len(p) >= n and matches(p[:n], parts) for p, v in self.overrides)
 
-    def strategy(self, schema: Any, resolver: referencing.Resolver, parts: tuple = ()) -> st.SearchStrategy:
+    def strategy(self, schema: Any, resolver: Resolver[Any], parts: _Parts = ()) -> st.SearchStrategy[Any]:
         found = self.override(parts)
         if found is not None and found is not OMIT:
-            return found
+            return cast("st.SearchStrategy[Any]", found)  # overrides are strategies or OMIT
         schema, resolver = self.deref(schema, resolver)
         if schema is True or schema == {}:
             return st.none()
@@ -164,26 +174,26 @@ class Translator:
             return st.one_of([self.strategy({**schema, "type": k}, resolver, parts) for k in kind])
         if kind is None:
             kind = _infer_type(schema)
-        builder = getattr(self, f"_{kind}", None)
+        builder: Callable[[Mapping[str, Any], Resolver[Any], _Parts], st.SearchStrategy[Any]] | None = getattr(self, f"_{kind}", None)
         if builder is None:
             raise UnsupportedSchema(f"The strategies do not support the type {kind!r}.")
         return builder(schema, resolver, parts)
 
     # --- one method per JSON type ----------------------------------------------------------------------------
 
-    def _null(self, schema, resolver, parts):
+    def _null(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[None]:
         return st.none()
 
-    def _boolean(self, schema, resolver, parts):
+    def _boolean(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[bool]:
         return st.booleans()
 
-    def _integer(self, schema, resolver, parts):
+    def _integer(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[int]:
         lo, hi = _bounds(schema)
         lo = None if lo is None else math.ceil(lo) if "exclusiveMinimum" not in schema else math.floor(lo) + 1
         hi = None if hi is None else math.floor(hi) if "exclusiveMaximum" not in schema else math.ceil(hi) - 1
         return st.integers(lo, hi)
 
-    def _number(self, schema, resolver, parts):
+    def _number(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[float]:
         lo, hi = _bounds(schema)
         floats = st.floats(
             lo, hi, allow_nan=False, allow_infinity=False,
@@ -191,7 +201,7 @@ class Translator:
         )
         return floats  # one choice per number; integral values still appear as 0.0, 1.0...
 
-    def _string(self, schema, resolver, parts):
+    def _string(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[str]:
         lo, hi = schema.get("minLength", 0), schema.get("maxLength")
         pattern = schema.get("pattern")
         if pattern is None:
@@ -202,10 +212,11 @@ class Translator:
             base = base.filter(lambda s: lo <= len(s) and (hi is None or len(s) <= hi))
         return base
 
-    def _object(self, schema, resolver, parts):
+    def _object(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[dict[str, Any]]:
         props = schema.get("properties", {})
         required = set(schema.get("required", []))
-        fixed, optional = {}, {}
+        fixed: dict[str, st.SearchStrategy[Any]] = {}
+        optional: dict[str, st.SearchStrategy[Any]] = {}
         for name, sub in props.items():
             found = self.override(parts + (name,))
             if found is OMIT:
@@ -226,7 +237,7 @@ class Translator:
             return st.fixed_dictionaries(fixed)
         return _with_optional(st.fixed_dictionaries(fixed), tuple(optional.items()), st.integers(0, 2 ** len(optional) - 1))
 
-    def _array(self, schema, resolver, parts):
+    def _array(self, schema: Mapping[str, Any], resolver: Resolver[Any], parts: _Parts) -> st.SearchStrategy[list[Any]]:
         prefix = [self.strategy(s, resolver, parts + (i,)) for i, s in enumerate(schema.get("prefixItems", []))]
         items = schema.get("items", True)
         lo = schema.get("minItems", 0)
@@ -241,7 +252,10 @@ class Translator:
 
 
 @st.composite
-def _with_optional(draw, fixed: st.SearchStrategy, optional: tuple, masks: st.SearchStrategy) -> dict[str, Any]:
+def _with_optional(
+    draw: st.DrawFn, fixed: st.SearchStrategy[dict[str, Any]], optional: tuple[tuple[str, st.SearchStrategy[Any]], ...],
+    masks: st.SearchStrategy[int],
+) -> dict[str, Any]:
     """The required properties, then the optional ones a single drawn bitmask selects (one choice, shrinking to none).
     ``masks`` is built once by the caller: a strategy built inside a draw is validated on every draw."""
     out = draw(fixed)

@@ -96,7 +96,7 @@ def to_wire(request: Request, contract: Contract, *, path_template: str | None =
     if request.form not in forms:
         raise ValueError(f"The request's form {request.form!r} is none of the contract's wire forms {sorted(forms)}.")
     encoding = forms[request.form]["encoding"]
-    headers = {k.lower(): wire_text(v) for k, v in request.headers.items()}
+    headers = {k.lower(): wire_text(v) for k, v in (request.headers or {}).items()}
     body = request.body
     if encoding == "json":
         data = b"" if body is None else json.dumps(body).encode("utf-8")
@@ -110,6 +110,6 @@ def to_wire(request: Request, contract: Contract, *, path_template: str | None =
         headers["content-type"] = content_type
     else:
         data = b""
-    path = _fill_path(path_template or contract.index["paths"][0], request.path)
-    query = {k: wire_text(v) for k, v in request.query.items()}
+    path = _fill_path(path_template or contract.index["paths"][0], request.path or {})
+    query = {k: wire_text(v) for k, v in (request.query or {}).items()}
     return Wire(contract.index["method"], path, query, headers, data)
