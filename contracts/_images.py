@@ -10,9 +10,10 @@ import base64
 import binascii
 import io
 import re
+import sys
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 __all__ = ["ImageError", "ImageInfo", "b64decode", "decode_image_string", "open_image", "sniff_image"]
 
@@ -49,10 +50,11 @@ def b64decode(text: str | bytes) -> bytes:
             text = text.encode("ascii")
         except UnicodeEncodeError as exc:
             raise ImageError(f"expected base64 text, got a non-ASCII character at offset {exc.start}") from None
-    try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        pass  # the slow path below forgives line breaks and missing padding, and explains failures
+    if sys.version_info >= (3, 11):  # strict_mode is 3.11+; on 3.10 every string takes the slow path
+        try:
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass  # the slow path below forgives line breaks and missing padding, and explains failures
     text = b"".join(text.split())
     text += b"=" * (-len(text) % 4)
     try:
@@ -79,7 +81,7 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool 
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageError(f"expected an image of at most {max_pixels} pixels: {exc}") from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise ImageError(f"expected a decodable image, but its {len(data)} bytes are in no image format Pillow reads (they start {data[:8]!r})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"expected a decodable image, but Pillow could not read it ({exc})") from None
