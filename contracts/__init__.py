@@ -12,22 +12,51 @@ from functools import lru_cache
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
+from ._har import (
+    DEFAULT_BODY_LIMIT,
+    VERDICT_HEADER,
+    Identity,
+    ImageFacts,
+    Interaction,
+    Judgement,
+    RecordingError,
+    contracts_version,
+    find_recordings,
+    identify,
+    judge,
+    match_path,
+    pixel_facts,
+    read_har,
+    read_recordings,
+    redact_interaction,
+    verdict_header,
+    write_har,
+)
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image
 from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._paths import find, json_path
 from ._request import Request, WireError
+from ._secrets import REDACTED, is_secret_name, redact_header_value, redact_url
 
 __all__ = [
     "CHECKS",
+    "DEFAULT_BODY_LIMIT",
     "DEFAULT_MAX_PIXELS",
+    "REDACTED",
     "REQUEST_CHECKS",
+    "VERDICT_HEADER",
     "Catalog",
     "CheckContext",
     "Contract",
     "ContractViolation",
     "Finding",
+    "Identity",
     "ImageError",
+    "ImageFacts",
     "ImageInfo",
+    "Interaction",
+    "Judgement",
+    "RecordingError",
     "Report",
     "Request",
     "RequestFacts",
@@ -37,12 +66,26 @@ __all__ = [
     "Violation",
     "WireError",
     "catalog",
+    "contracts_version",
     "decode_image_string",
     "find",
+    "find_recordings",
     "get",
+    "identify",
+    "is_secret_name",
     "json_path",
+    "judge",
+    "match_path",
     "open_image",
     "operations",
+    "pixel_facts",
+    "read_har",
+    "read_recordings",
+    "redact_header_value",
+    "redact_interaction",
+    "redact_url",
+    "verdict_header",
+    "write_har",
 ]
 
 
