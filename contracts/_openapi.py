@@ -70,7 +70,8 @@ class _Bundler:
 def _part_schema(contract: Contract, bundler: _Bundler, part: str) -> dict[str, Any]:
     """The request schema's schema for one envelope part (path, query, headers), with $refs bundled."""
     schema, uri = contract.request_part(part)
-    return bundler.inline(schema, uri.partition("#")[0])
+    inlined: dict[str, Any] = bundler.inline(schema, uri.partition("#")[0])
+    return inlined
 
 
 def _parameters(contract: Contract, bundler: _Bundler, where: str, part: str, skip: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -117,13 +118,13 @@ def _responses(contract: Contract, bundler: _Bundler) -> dict[str, Any]:
     return out
 
 
-def _security(contract: Contract) -> tuple[list[dict[str, list]], dict[str, Any]]:
+def _security(contract: Contract) -> tuple[list[dict[str, list[str]]], dict[str, Any]]:
     auth = contract.index["auth"]
     if auth["scheme"] == "bearer":
         scheme_name, scheme = "bearer", {"type": "http", "scheme": "bearer"}
     else:
         scheme_name, scheme = auth["name"], {"type": "apiKey", "in": auth["in"], "name": auth["name"]}
-    requirement = [{scheme_name: []}] if auth["required"] else [{}, {scheme_name: []}]
+    requirement: list[dict[str, list[str]]] = [{scheme_name: []}] if auth["required"] else [{}, {scheme_name: []}]
     return requirement, {scheme_name: scheme}
 
 
@@ -147,7 +148,7 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _paths_for(template: str) -> list[tuple[str, list[dict[str, Any]]]]:
+def _paths_for(template: str) -> list[tuple[str, list[str]]]:
     """OpenAPI path templates for a contract path; {model_id} is split at its slash."""
     if "{model_id}" not in template:
         return [(template, [])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+import email.utils
 import json
 import math
 import re
@@ -97,9 +98,12 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
+        if isinstance(name, tuple):  # an RFC 2231 encoded name (name*=utf-8''...)
+            name = email.utils.collapse_rfc2231_value(name)
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes for a leaf part, None for a nested multipart
+        payload = decoded if isinstance(decoded, bytes) else b""
         if part.get_filename() is not None:
             out[name] = base64.b64encode(payload).decode("ascii")
         else:

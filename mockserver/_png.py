@@ -22,8 +22,10 @@ import struct
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 __all__ = ["encode_many", "encode_upsampled", "nearest_indices"]
@@ -41,7 +43,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def nearest_indices(src: int, dst: int) -> np.ndarray:
+def nearest_indices(src: int, dst: int) -> NDArray[Any]:
     """For each of ``dst`` output positions, the source index Pillow's NEAREST resize reads (one axis).
 
     Pillow's nearest-neighbour scaling is separable (an affine map sampled at pixel centres), so resizing a
@@ -54,7 +56,7 @@ def nearest_indices(src: int, dst: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _column_starts(src: int, dst: int) -> np.ndarray:
+def _column_starts(src: int, dst: int) -> NDArray[Any]:
     """For upsampling (dst >= src): the first output column reading each source column, and dst at the end."""
     xs = nearest_indices(src, dst) if src != dst else np.arange(dst)
     out = np.searchsorted(xs, np.arange(src + 1))
@@ -68,7 +70,7 @@ def _reverse(code: int, n: int) -> int:
     return int(format(code, f"0{n}b")[::-1], 2)
 
 
-def _literal_table() -> tuple[np.ndarray, np.ndarray]:
+def _literal_table() -> tuple[NDArray[Any], NDArray[Any]]:
     bits = np.zeros(256, np.uint64)
     n = np.zeros(256, np.int64)
     for v in range(256):
@@ -84,7 +86,7 @@ _DIST_BASE = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 38
 _DIST_EXTRA = (0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13)
 
 
-def _length_table() -> tuple[np.ndarray, np.ndarray]:
+def _length_table() -> tuple[NDArray[Any], NDArray[Any]]:
     """Index = match length (3..258): the length symbol's code followed by its extra bits."""
     bits = np.zeros(_MAX_MATCH + 1, np.uint64)
     n = np.zeros(_MAX_MATCH + 1, np.int64)
@@ -107,7 +109,7 @@ _LIT_BITS, _LIT_N = _literal_table()
 _LEN_BITS, _LEN_N = _length_table()
 
 
-def _copies(length: np.ndarray) -> np.ndarray:
+def _copies(length: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     """Split copy lengths (each >= 3) into deflate match lengths (3..258), in order; returns the flat lengths
     and, per input, how many matches it became."""
     q, r = np.divmod(length, _MAX_MATCH)
@@ -123,7 +125,7 @@ def _copies(length: np.ndarray) -> np.ndarray:
     return flat, count
 
 
-def _runs(lines: np.ndarray, colstart: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _runs(lines: NDArray[Any], colstart: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Horizontal runs of equal bytes in each line, as (line, output start, output length, value); ``colstart[c]``
     is the first output column reading source column ``c`` (``colstart[w]`` is the output width)."""
     _, w = lines.shape
@@ -140,7 +142,7 @@ def _runs(lines: np.ndarray, colstart: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return run_line, start, colstart[x1] - start, flat[run_start].astype(np.int64)
 
 
-def _deflate_lines(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray, first: np.ndarray) -> list[bytes]:
+def _deflate_lines(runs: tuple[NDArray[Any], ...], n: int, width: int, repeats: NDArray[Any], first: NDArray[Any]) -> list[bytes]:
     """zlib streams of PNG scanlines, one per image: for each of ``n`` content lines (given by its ``runs``,
     width W), filter 0 and its bytes, then ``repeats[i]`` scanlines of filter 2 and zeros. Image ``j`` is lines
     ``first[j]`` up to ``first[j + 1]`` (several masks of a response are encoded in one vectorised pass)."""
@@ -153,7 +155,7 @@ def _deflate_lines(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np
     # kind 3: a block header (BFINAL = 1, BTYPE = 01: fixed Huffman); kind 4: end of block (symbol 256).
     keys, kinds, values = [], [], []
 
-    def add(key: np.ndarray, kind: int, value: np.ndarray) -> None:
+    def add(key: NDArray[Any], kind: int, value: NDArray[Any]) -> None:
         keys.append(key)
         kinds.append(np.full(key.size, kind, np.int64))
         values.append(value)
@@ -233,7 +235,7 @@ def _deflate_lines(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np
     return out
 
 
-def _adler(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray, first: np.ndarray) -> list[int]:
+def _adler(runs: tuple[NDArray[Any], ...], n: int, width: int, repeats: NDArray[Any], first: NDArray[Any]) -> list[int]:
     """Adler-32 of each image's scanlines in closed form, from the runs: with T bytes d_0..d_{T-1},
     A = 1 + sum(d_i) and B = T + sum(d_i * (T - i)) = T + T * sum(d_i) - sum(i * d_i), both mod 65521."""
     run_line, run_x, run_len, run_val = runs
@@ -262,12 +264,12 @@ def _adler(runs: tuple[np.ndarray, ...], n: int, width: int, repeats: np.ndarray
     return out
 
 
-def encode_upsampled(small: np.ndarray, size: tuple[int, int]) -> bytes:
+def encode_upsampled(small: NDArray[Any], size: tuple[int, int]) -> bytes:
     """PNG (8-bit greyscale, mode "L") of the uint8 map ``small`` (h, w) resized with NEAREST to ``size`` (W, H)."""
     return encode_many([small], size)[0]
 
 
-def encode_many(smalls: Sequence[np.ndarray], size: tuple[int, int]) -> list[bytes]:
+def encode_many(smalls: Sequence[NDArray[Any]], size: tuple[int, int]) -> list[bytes]:
     """``encode_upsampled`` for several maps of one shape and one output size, in one vectorised pass."""
     if not smalls:
         return []
