@@ -37,6 +37,7 @@ from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._paths import find, json_path
 from ._request import Request, WireError
 from ._secrets import REDACTED, is_secret_name, redact_header_value, redact_url
+from ._warnings import WARNINGS_HEADER, format_warnings, parse_warnings
 
 __all__ = [
     "CHECKS",
@@ -45,6 +46,7 @@ __all__ = [
     "REDACTED",
     "REQUEST_CHECKS",
     "VERDICT_HEADER",
+    "WARNINGS_HEADER",
     "Catalog",
     "CheckContext",
     "Contract",
@@ -70,6 +72,7 @@ __all__ = [
     "decode_image_string",
     "find",
     "find_recordings",
+    "format_warnings",
     "get",
     "identify",
     "is_secret_name",
@@ -78,6 +81,7 @@ __all__ = [
     "match_path",
     "open_image",
     "operations",
+    "parse_warnings",
     "pixel_facts",
     "read_har",
     "read_recordings",

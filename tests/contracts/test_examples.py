@@ -66,7 +66,8 @@ def _judge(contract, example, *, strict: bool):
 @pytest.mark.parametrize(("operation", "example"), list(_examples()))
 @pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
 def test_seed_example_gets_documented_verdict(operation, example, strict):
-    """``verdict`` is the default (lenient) judgement; ``strict_verdict``, where given, the strict one (else the same)."""
+    """``verdict`` is the default (lenient) judgement; ``strict_verdict``, where given, the strict one (else the
+    same)."""
     contract = contracts.get(*operation)
     report = _judge(contract, example, strict=strict)
     got = _verdict(report)
