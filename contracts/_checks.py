@@ -210,9 +210,9 @@ def _top_level_keys(locations: Mapping[str, str]) -> list[str]:
     """The answer's documented top-level keys, read from the index's single-token locations (``/class_map``)."""
     keys = []
     for pointer in locations.values():
-        token = pointer.strip("/")
-        if token and "/" not in token and token != "*" and token not in keys:
-            keys.append(token)
+        key = pointer.strip("/")
+        if key and "/" not in key and key != "*" and key not in keys:
+            keys.append(key)
     return keys
 
 

@@ -118,18 +118,18 @@ class SchemaFinding:
         """The failure as this finding's violations: one per undocumented property, or one at the failing value."""
         parts = list(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            return self._unknown_properties(error, parts)
+            return self._unknown_properties(error.instance, error.schema, parts)
         path = json_path(parts)
         expected, received = _expectation(error), brief(error.instance)
         return [Violation(path, self.check, expected, received, f"{path}: expected {expected}, received {received}; {self.accepted}.")]
 
-    def _unknown_properties(self, error: jsonschema.ValidationError, parts: list[str | int]) -> list[Violation]:
-        documented = sorted(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+    def _unknown_properties(self, instance: Mapping[str, Any], schema: Any, parts: list[str | int]) -> list[Violation]:
+        documented = sorted(schema.get("properties", {})) if isinstance(schema, dict) else []
         expected = f"only the documented properties {', '.join(documented)}"
         out = []
-        for key in (k for k in error.instance if k not in documented):
+        for key in (k for k in instance if k not in documented):
             path = json_path([*parts, key])
-            received = f"the property {key!r} = {brief(error.instance[key])}"
+            received = f"the property {key!r} = {brief(instance[key])}"
             out.append(Violation(path, self.check, expected, received, f"{path}: expected {expected}, received {received}; {self.accepted}."))
         return out
 
