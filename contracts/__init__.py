@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
+from ._drift import DriftReport, EntryDrift, Tolerances, compare_recordings
 from ._har import (
     DEFAULT_BODY_LIMIT,
     VERDICT_HEADER,
@@ -37,7 +38,6 @@ from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._paths import find, json_path
 from ._request import Request, WireError
 from ._secrets import REDACTED, is_secret_name, redact_header_value, redact_url
-from ._warnings import WARNINGS_HEADER, format_warnings, parse_warnings
 
 __all__ = [
     "CHECKS",
@@ -46,11 +46,12 @@ __all__ = [
     "REDACTED",
     "REQUEST_CHECKS",
     "VERDICT_HEADER",
-    "WARNINGS_HEADER",
     "Catalog",
     "CheckContext",
     "Contract",
     "ContractViolation",
+    "DriftReport",
+    "EntryDrift",
     "Finding",
     "Identity",
     "ImageError",
@@ -64,15 +65,16 @@ __all__ = [
     "RequestFacts",
     "Severity",
     "Skip",
+    "Tolerances",
     "UnknownOperation",
     "Violation",
     "WireError",
     "catalog",
+    "compare_recordings",
     "contracts_version",
     "decode_image_string",
     "find",
     "find_recordings",
-    "format_warnings",
     "get",
     "identify",
     "is_secret_name",
@@ -81,7 +83,6 @@ __all__ = [
     "match_path",
     "open_image",
     "operations",
-    "parse_warnings",
     "pixel_facts",
     "read_har",
     "read_recordings",

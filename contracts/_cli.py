@@ -1,9 +1,10 @@
 """The ``vision-contracts`` command line (also ``python -m vision_contracts.contracts``).
 
-Subcommands: ``list`` (the operations with contracts), ``openapi`` (an OpenAPI 3.1 document built from them) and
-``validate`` (a saved response or request checked against its contract). Exit statuses: 0 valid (warnings are
-printed but do not fail), 1 at least one violation of severity error, 2 a usage error, told in one sentence on
-standard error.
+Subcommands: ``list`` (the operations with contracts), ``openapi`` (an OpenAPI 3.1 document built from them),
+``validate`` (a saved response or request checked against its contract), ``check`` (HAR recordings re-validated
+against the current contracts) and ``diff`` (two recordings of the same requests compared semantically). Exit
+statuses: 0 valid (warnings are printed but do not fail), 1 at least one violation of severity error (``diff``: a
+difference beyond the tolerances), 2 a usage error, told in one sentence on standard error.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import argparse
 import json
 import os
 import sys
+import xml.etree.ElementTree as ET  # builds JUnit XML; parses nothing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import catalog
 from ._contract import Contract
+from ._drift import DriftReport, EntryDrift, Tolerances, compare_recordings, read_both
+from ._har import Interaction, Judgement, RecordingError, judge, read_recordings
 from ._images import ImageError, ImageInfo, open_image
 from ._model import Report, Skip, Violation
 from ._openapi import build
@@ -28,7 +32,8 @@ PROG = "vision-contracts"
 STDIN = "-"
 
 DESCRIPTION = """\
-Contracts of hosted computer-vision APIs: list them, print them as OpenAPI, validate saved responses and requests.
+Contracts of hosted computer-vision APIs: list them, print them as OpenAPI, validate saved responses and requests,
+re-check HAR recordings (check) and compare two recordings for model drift (diff).
 Same command as `python -m vision_contracts.contracts`. `vision-contracts COMMAND --help` explains each command.
 
 Exit status: 0 done (or valid), 1 a violation of severity error, 2 a usage error."""
@@ -107,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     _add_list(sub)
     _add_openapi(sub)
     _add_validate(sub)
+    _add_check(sub)
+    _add_diff(sub)
     return out
 
 
@@ -356,3 +363,181 @@ def report_json(report: Report, subject: dict[str, Any]) -> dict[str, Any]:
         "violations": [violation_json(v) for v in report],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
     }
+
+
+# --- check: recordings re-validated ---------------------------------------------------------------------------
+
+CHECK_HELP = """\
+Re-validate every interaction recorded in HAR files (vision-mock --record writes them) against the current contracts:
+the request, and the response with its request (its image and parameters, so the semantic checks run). One line per
+entry (its name, the verdict now, where it is), each violation below it with its side, JSON path, check and severity,
+then a summary. An entry recorded as valid that breaks the contracts now is marked "drift".
+
+--format junit writes JUnit XML (one testcase per entry) to --output or standard output.
+
+Exit status: 0 when no entry has an error, 1 otherwise, 2 on usage errors (no such path, an unreadable HAR).
+"""
+
+
+def _add_check(sub: Any) -> None:
+    parser = sub.add_parser("check", help="re-validate HAR recordings (a file or a folder) against the current contracts",
+                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", metavar="PATH", help="a HAR file, or a folder searched for *.har")
+    parser.add_argument("--format", choices=("text", "json", "junit"), default="text", help="text (default), json or junit")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.set_defaults(run=_run_check)
+
+
+def _recordings(path: str) -> list[Interaction]:
+    try:
+        found = read_recordings(path)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    if not found:
+        raise UsageError(f"expected HAR recordings (*.har) at {path}, but it holds none.")
+    return found
+
+
+def _judged(interactions: list[Interaction]) -> list[tuple[Interaction, Judgement | RecordingError]]:
+    out: list[tuple[Interaction, Judgement | RecordingError]] = []
+    for item in interactions:
+        try:
+            out.append((item, judge(item)))
+        except RecordingError as exc:
+            out.append((item, exc))
+    return out
+
+
+def _recorded_valid(item: Interaction) -> Any:
+    verdict = item.vision.get("verdict")
+    return verdict.get("valid") if isinstance(verdict, dict) else None
+
+
+def _entry_lines(item: Interaction, outcome: Judgement | RecordingError) -> list[str]:
+    if isinstance(outcome, RecordingError):
+        return [f"{item.name}  error  {item.where}", f"    {outcome}"]
+    verdict = "valid" if outcome.valid else "invalid"
+    if outcome.valid is False and _recorded_valid(item) is True:
+        verdict += " (drift: recorded as valid)"
+    lines = [f"{item.name}  {verdict}  {item.where}"]
+    lines += [f"    {side} {v.path} [{v.check}, {v.severity.value}]: {v.detail}" for side, v in outcome.violations]
+    return lines
+
+
+def _check_summary(judged: list[tuple[Interaction, Judgement | RecordingError]]) -> tuple[str, bool]:
+    bad = [o for _, o in judged if isinstance(o, RecordingError) or not o.valid]
+    warnings = sum(len([v for _, v in o.violations if v.severity.value == "warning"]) for _, o in judged if isinstance(o, Judgement))
+    drift = sum(1 for i, o in judged if isinstance(o, Judgement) and not o.valid and _recorded_valid(i) is True)
+    entries = f"{len(judged)} {'entry' if len(judged) == 1 else 'entries'}"
+    text = (f"{entries}: "
+            f"{len(judged) - len(bad)} valid, {len(bad)} invalid{f' ({drift} recorded as valid: drift)' if drift else ''}, "
+            f"{_plural(warnings, 'warning')}.")
+    return text, not bad
+
+
+def _check_json(judged: list[tuple[Interaction, Judgement | RecordingError]]) -> dict[str, Any]:
+    entries = []
+    for item, outcome in judged:
+        entry: dict[str, Any] = {"name": item.name, "where": item.where, "recorded_valid": _recorded_valid(item)}
+        if isinstance(outcome, RecordingError):
+            entry.update(valid=False, error=str(outcome), violations=[])
+        else:
+            entry.update(valid=outcome.valid, provider=outcome.provider, operation=outcome.operation, checks=outcome.checks,
+                         violations=[{"side": side, **violation_json(v)} for side, v in outcome.violations])
+        entries.append(entry)
+    return {"valid": all(e["valid"] for e in entries), "entries": entries}
+
+
+def _check_junit(judged: list[tuple[Interaction, Judgement | RecordingError]]) -> str:
+    failures = [o for _, o in judged if isinstance(o, RecordingError) or not o.valid]
+    suite = ET.Element("testsuite", name="vision-contracts check", tests=str(len(judged)), failures=str(len(failures)), errors="0")
+    for item, outcome in judged:
+        provider, _, rest = item.name.partition("/")
+        case = ET.SubElement(suite, "testcase", classname=f"vision_contracts.{provider}", name=f"{rest or item.name} ({item.where})")
+        if isinstance(outcome, RecordingError) or not outcome.valid:
+            lines = _entry_lines(item, outcome)
+            failure = ET.SubElement(case, "failure", message=lines[1].strip() if len(lines) > 1 else lines[0])
+            failure.text = "\n".join(lines)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"expected to write the report to {output}, but it cannot be written: {exc.strerror or exc}.") from None
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    judged = _judged(_recordings(args.path))
+    summary, ok = _check_summary(judged)
+    if args.format == "json":
+        _emit(json.dumps(_check_json(judged), indent=2), args.output)
+    elif args.format == "junit":
+        _emit(_check_junit(judged), args.output)
+    else:
+        _emit("\n".join([line for item, outcome in judged for line in _entry_lines(item, outcome)] + [summary]), args.output)
+    return 0 if ok else 1
+
+
+# --- diff: two recordings compared ----------------------------------------------------------------------------
+
+DIFF_HELP = """\
+Compare two recordings of the same requests (A, then B: HAR files or folders) semantically, to tell whether the
+provider's model changed even when every answer still meets the contract. Entries are paired by their replay key
+(operation, model, parameters and the image's pixels). For each pair: the status, the label sets, segments matched
+by mask IoU (Roboflow's class map split per class), boxes matched by box IoU, and the scores of matched objects.
+
+Exit status: 0 when every difference is within the tolerances, 1 otherwise, 2 on usage errors.
+"""
+
+
+def _add_diff(sub: Any) -> None:
+    parser = sub.add_parser("diff", help="compare two recordings of the same requests (segments, boxes, labels, scores)",
+                            description=DIFF_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("a", metavar="A", help="the reference recording (a HAR file or a folder)")
+    parser.add_argument("b", metavar="B", help="the recording to compare with it")
+    parser.add_argument("--min-iou", type=float, default=Tolerances.min_iou, help="lowest IoU of a matched segment or box (default 0.9)")
+    parser.add_argument("--max-score-delta", type=float, default=Tolerances.max_score_delta, help="largest score change of a matched object (default 0.05)")
+    parser.add_argument("--max-count-delta", type=int, default=Tolerances.max_count_delta, help="objects that may appear or disappear per answer (default 0)")
+    parser.add_argument("--ignore-labels", action="store_true", help="report label changes without failing")
+    _add_format(parser)
+    parser.set_defaults(run=_run_diff)
+
+
+def _tolerances(args: argparse.Namespace) -> Tolerances:
+    if not 0 <= args.min_iou <= 1:
+        raise UsageError(f"expected --min-iou between 0 and 1, but it is {args.min_iou}.")
+    if args.max_score_delta < 0 or args.max_count_delta < 0:
+        raise UsageError("expected --max-score-delta and --max-count-delta of 0 or more, but one is negative.")
+    return Tolerances(args.min_iou, args.max_score_delta, args.max_count_delta, args.ignore_labels)
+
+
+def _drift_lines(entry: EntryDrift) -> list[str]:
+    lines = [f"{entry.name}  {'changed' if entry.changed else 'same'}  {entry.where_a} | {entry.where_b}"]
+    lines += [f"    {d}" for d in entry.differences]
+    lines += [f"    (within tolerance) {n}" for n in entry.notes]
+    return lines
+
+
+def _drift_summary(report: DriftReport) -> str:
+    return f"{_plural(len(report.entries), 'pair')} compared: {len(report.changed)} changed beyond the tolerances."
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    tolerances = _tolerances(args)
+    try:
+        a, b = read_both(read_recordings, args.a, args.b)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    report = compare_recordings(a, b, tolerances)
+    if args.format == "json":
+        _print_json({"same": report.ok, "entries": [
+            {"name": e.name, "a": e.where_a, "b": e.where_b, "changed": e.changed, "differences": e.differences, "notes": e.notes}
+            for e in report.entries]})
+    else:
+        print("\n".join([line for e in report.entries for line in _drift_lines(e)] + [_drift_summary(report)]))
+    return 0 if report.ok else 1
