@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, b64decode, decode_image_string, open_image
@@ -54,7 +55,7 @@ class CheckContext:
     image_pointer: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_pixels: bool = True
-    _masks: dict[tuple, Image.Image | ImageError] = field(default_factory=dict, repr=False)
+    _masks: dict[tuple[str | int, ...], Image.Image | ImageError] = field(default_factory=dict, repr=False)
 
     def find(self, location: str) -> list[tuple[tuple[str | int, ...], Any]]:
         pointer = self.locations.get(location)
@@ -65,6 +66,7 @@ class CheckContext:
     def mask(self, parts: tuple[str | int, ...], value: str) -> Image.Image | ImageError:
         """The decoded mask at ``parts`` (decoded once, shared by every check), or the error decoding it."""
         if parts not in self._masks:
+            im: Image.Image | ImageError
             try:
                 im = open_image(b64decode(value), max_pixels=self.max_pixels, load=True)
             except ImageError as exc:
@@ -88,7 +90,7 @@ def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -112,7 +114,7 @@ def mask_image(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _pixels(im: Image.Image):
+def _pixels(im: Image.Image) -> NDArray[Any]:
     return np.asarray(im.convert("L") if im.mode == "1" else im)
 
 
@@ -173,7 +175,7 @@ def mask_classes_in_map(ctx: CheckContext) -> Iterator[Finding]:
     for parts, im in ctx.masks():
         if im.mode not in SINGLE_CHANNEL_MODES:
             continue
-        low, high = im.getextrema() if im.mode != "1" else (0, 1)
+        low, high = cast("tuple[float, float]", im.getextrema()) if im.mode != "1" else (0, 1)  # one band: (min, max)
         if known.issuperset(range(int(low), int(high) + 1)):
             continue  # every value between the extrema is a known class: no need to count pixels
         unknown = [v for v in _present_values(im) if v not in known]
@@ -341,7 +343,7 @@ def usage_consistent(ctx: CheckContext) -> Iterator[Finding]:
         if not isinstance(usage, dict):
             continue
         i, o, t = usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
-        if all(_number(v) for v in (i, o, t)) and t != i + o:
+        if _number(i) and _number(o) and _number(t) and t != i + o:
             yield Finding(
                 parts + ("total_tokens",), f"input_tokens + output_tokens = {i + o}", str(t),
                 f"total_tokens {t} does not equal input_tokens {i} plus output_tokens {o}.",

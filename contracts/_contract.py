@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -158,8 +158,9 @@ class _Validator:
 
 
 def _expectation(error: jsonschema.ValidationError) -> str:
-    keyword, value = error.validator, error.validator_value
-    phrases = {
+    keyword = str(error.validator)  # always set on the errors a validator yields
+    value: Any = error.validator_value
+    phrases: dict[str, Callable[[], str]] = {
         "type": lambda: f"a value of type {value if isinstance(value, str) else ' or '.join(value)}",
         "required": lambda: f"the required properties {', '.join(value)}",
         "minimum": lambda: f"a number >= {value}",
@@ -227,15 +228,18 @@ class Contract:
 
     def uri(self, ref: str) -> str:
         """The absolute URI of a schema reference written relative to this operation's folder."""
-        return urljoin(self.index["base"], ref)
+        base: str = self.index["base"]
+        return urljoin(base, ref)
 
     @cached_property
     def request_schema(self) -> dict[str, Any]:
-        return self.catalog.schemas[self.uri(self.index["request_schema"])]
+        schema: dict[str, Any] = self.catalog.schemas[self.uri(self.index["request_schema"])]
+        return schema
 
     @cached_property
     def response_schema(self) -> dict[str, Any]:
-        return self.catalog.schemas[self.uri(self.index["response_schema"])]
+        schema: dict[str, Any] = self.catalog.schemas[self.uri(self.index["response_schema"])]
+        return schema
 
     @cached_property
     def _request_validator(self) -> _Validator:
@@ -301,7 +305,8 @@ class Contract:
         if isinstance(request, Request):
             return request
         if isinstance(request, dict) and "form" in request and "body" in request:
-            return Request(**{k: request.get(k) for k in ("form", "body", "path", "query", "headers")})
+            return Request(form=request["form"], body=request["body"], path=request.get("path"), query=request.get("query"),
+                           headers=request.get("headers"))
         if isinstance(request, dict):
             return Request(form="json", body=request)
         if isinstance(request, (bytes, bytearray)):
@@ -463,7 +468,8 @@ class Contract:
     def error_schema(self, status: int) -> dict[str, Any]:
         """The error body schema for a status, with a top-level $ref chain followed (KeyError if none)."""
         uri = self.uri(self.index["errors"][str(status)])
-        return self._resolve({"$ref": uri}, uri)[0]
+        schema: dict[str, Any] = self._resolve({"$ref": uri}, uri)[0]
+        return schema
 
     def request_part(self, part: str) -> tuple[dict[str, Any], str]:
         """The request schema's schema for one envelope part (``path``, ``query``, ``headers``), $ref followed, with
