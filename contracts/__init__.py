@@ -38,6 +38,7 @@ from ._model import ContractViolation, Report, Severity, Skip, Violation
 from ._paths import find, json_path
 from ._request import Request, WireError
 from ._secrets import REDACTED, is_secret_name, redact_header_value, redact_url
+from ._warnings import WARNINGS_HEADER, format_warnings, parse_warnings
 
 __all__ = [
     "CHECKS",
@@ -46,6 +47,7 @@ __all__ = [
     "REDACTED",
     "REQUEST_CHECKS",
     "VERDICT_HEADER",
+    "WARNINGS_HEADER",
     "Catalog",
     "CheckContext",
     "Contract",
@@ -75,6 +77,7 @@ __all__ = [
     "decode_image_string",
     "find",
     "find_recordings",
+    "format_warnings",
     "get",
     "identify",
     "is_secret_name",
@@ -83,6 +86,7 @@ __all__ = [
     "match_path",
     "open_image",
     "operations",
+    "parse_warnings",
     "pixel_facts",
     "read_har",
     "read_recordings",

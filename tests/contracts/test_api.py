@@ -16,6 +16,7 @@ EXPECTED_EXPORTS = {
     "CHECKS", "DEFAULT_MAX_PIXELS", "REQUEST_CHECKS", "Catalog", "CheckContext", "Contract", "ContractViolation", "Finding", "ImageError",
     "ImageInfo", "Report", "Request", "RequestFacts", "Severity", "Skip", "UnknownOperation", "Violation",
     "WireError", "catalog", "decode_image_string", "find", "get", "json_path", "open_image", "operations",
+    "WARNINGS_HEADER", "format_warnings", "parse_warnings",
     "DEFAULT_BODY_LIMIT", "REDACTED", "VERDICT_HEADER", "Identity", "ImageFacts", "Interaction", "Judgement", "RecordingError",
     "contracts_version", "find_recordings", "identify", "is_secret_name", "judge", "match_path", "pixel_facts", "read_har",
     "read_recordings", "redact_header_value", "redact_interaction", "redact_url", "verdict_header", "write_har",
