@@ -8,10 +8,12 @@ Run it with ``python -m vision_contracts.mockserver`` (or ``vision-mock``); in t
 
 Decisions worth knowing:
 
-- Hugging Face models: the configured ones (``--model ID=TASK``, the seed models by default) are served with
-  their task; another id is served when its name suggests a task (``detr``/``yolo``/... detect, ``seg``/
-  ``mask2former``/``upernet``/... segment; ``--no-guess-tasks`` turns this off), else 404
-  ``{"error": "Model X does not exist. ..."}`` naming how to configure it.
+- Hugging Face models answer as their model family (``families.json``, ``--families FILE``): task, default
+  subtask and label vocabulary (UperNet/SegFormer: semantic, null scores, ADE20K labels; Mask2Former COCO
+  panoptic: panoptic, COCO panoptic labels; DETR: COCO labels). Served: the catalogue's ids and ``--model ID=TASK``
+  (the task's default family); any other id gets 404 ``{"error": "Model X does not exist. ..."}`` saying how to
+  serve it, as the real API answers a model it does not serve. ``--guess-tasks`` serves other ids whose name
+  matches a family's pattern and says so (``x-vision-model-guess`` header, the journal's ``model_family``).
 - AI Refinery's ``created`` is ``Config.created`` (``--created``) or the server's start time, so answers stay
   byte-identical for the life of a server; ``usage`` counts 32x32 image tiles, prompt points and masks.
 - Responses are cached (LRU, ``--cache-size``) on the request's operation, path, query, content type,

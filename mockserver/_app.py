@@ -14,6 +14,7 @@ The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -36,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
-from . import _generate
+from . import _families, _generate
 from ._admin import ADMIN_PREFIX, add_rule, admin_router
 from ._config import Config
 from ._fetch import FetchError, fetch_image
@@ -61,20 +62,16 @@ __all__ = ["ADMIN_PREFIX", "Server", "create_app", "guess_task"]
 log = logging.getLogger("vision_contracts.mockserver")
 
 CACHE_HEADER = "x-vision-cache"  # the mock's own header: "hit" or "miss"
-
-_GUESSES = (
-    ("object-detection", re.compile(r"detr|yolo|detect|rtdetr|owl|ssd|retinanet|faster-rcnn|dino(?!v)", re.I)),
-    ("image-segmentation", re.compile(r"seg|mask2former|maskformer|oneformer|upernet|deeplab|\bsam\b|sam-|panoptic|dpt", re.I)),
-)
+# Hugging Face answers: the model family and subtask answered ("semantic-ade20k; subtask=semantic"), and, for a model
+# served only because its name matched a family's pattern (--guess-tasks), the guess ("object-detection; family=detr").
+FAMILY_HEADER = "x-vision-model-family"
+GUESS_HEADER = "x-vision-model-guess"
 
 
 def guess_task(model_id: str) -> str | None:
     """A Hugging Face task guessed from a model id's name, or None: 'detr'/'yolo'/... detect; 'seg'/'mask2former'/... segment."""
-    name = model_id.rsplit("/", 1)[-1]
-    for task, pattern in _GUESSES:
-        if pattern.search(name):
-            return task
-    return None
+    family = _families.catalogue().guess(model_id)  # the built-in families' name patterns, in catalogue order
+    return family.task if family is not None else None
 
 
 class _ResponseCache:
@@ -129,6 +126,7 @@ class Server:
         self.cache = _ResponseCache(config.cache_size)
         self.behaviour = Behaviour(config.seed)
         self.journal = Journal(config.journal_limit)
+        self.catalogue = config.catalogue()
         self.configure_behaviour()
         self.generators: Mapping[tuple[str, str], Callable[[bytes, Mapping[str, Any]], Any]] = {
             ("huggingface", "image-segmentation"): self._hf_segmentation,
@@ -159,11 +157,27 @@ class Server:
         c = self.config
         return {"seed": c.seed, "work": c.work_size, "colours": c.colours, "max_pixels": c.max_pixels}
 
-    def _hf_segmentation(self, data: bytes, params: Mapping[str, Any]) -> Any:
-        return _generate.hf_image_segmentation(data, params, **self._common())
+    def _hf_segmentation(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
+        family = family or self.catalogue.default("image-segmentation")
+        words = family.vocabulary
+        return _generate.hf_image_segmentation(data, params, default_subtask=str(family.default_subtask),
+                                               thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
 
-    def _hf_detection(self, data: bytes, params: Mapping[str, Any]) -> Any:
-        return _generate.hf_object_detection(data, params, **self._common())
+    def _hf_detection(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
+        family = family or self.catalogue.default("object-detection")
+        return _generate.hf_object_detection(data, params, thing_labels=family.vocabulary.thing_labels, **self._common())
+
+    def _generator(self, contract: Contract, resolution: _families.Resolution | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
+        """The operation's generation function; for a Hugging Face model, answering as its resolved family."""
+        if resolution is None:
+            return self.generators[(contract.provider, contract.operation)]
+        family = resolution.family
+        adapter = self._hf_detection if contract.operation == "object-detection" else self._hf_segmentation
+
+        def generate(data: bytes, params: Mapping[str, Any]) -> Any:
+            return adapter(data, params, family)
+
+        return generate
 
     def _roboflow(self, data: bytes, params: Mapping[str, Any]) -> Any:
         return _generate.roboflow_semantic_segmentation(data, params, **self._common())
@@ -184,19 +198,37 @@ class Server:
             return route.contracts[0], params, None
         model = str(params.get("model_id", "")).strip("/")
         params["model_id"] = model
-        task = self.config.models.get(model)
-        if task is None and self.config.guess_tasks:
-            task = guess_task(model)
+        resolution = self.resolve_model(model)
         by_task = {c.operation: c for c in route.contracts}
-        if task is None or task not in by_task:
-            configured = ", ".join(sorted(self.config.models)) or "none"
-            message = (
-                f"Model {model} does not exist. The mock serves the models configured with --model ID=TASK "
-                f"(or the 'models' key of --config), and guesses the task of others from their name "
-                f"({'on' if self.config.guess_tasks else 'off'}); configured: {configured}."
-            )
-            return None, params, error_response(route.contracts[0], 404, message)
-        return by_task[task], params, None
+        if resolution is None or resolution.task not in by_task:
+            return None, params, error_response(route.contracts[0], 404, self._unknown_model(model))
+        return by_task[resolution.task], params, None
+
+    def resolve_model(self, model: str) -> _families.Resolution | None:
+        """The family a Hugging Face model id answers as, or None when the mock does not serve it (see Config)."""
+        return self.catalogue.resolve(model, self.config.models, self.config.guess_tasks)
+
+    def _resolution(self, contract: Contract, path_params: Mapping[str, Any]) -> _families.Resolution | None:
+        if contract.provider != "huggingface":
+            return None
+        return self.resolve_model(str(path_params.get("model_id", "")))
+
+    def _unknown_model(self, model: str) -> str:
+        """The 404 message for a model not served: Hugging Face's sentence, then how to serve it."""
+        served = self.config.served_models()
+        close = difflib.get_close_matches(model, list(served), n=1, cutoff=0.85)
+        hint = None if self.config.guess_tasks else self.catalogue.guess(model)
+        task = hint.task if hint is not None else "TASK"
+        message = [f"Model {model} does not exist."]
+        if close:
+            message.append(f"Did you mean {close[0]}?")
+        message.append(
+            f"The mock serves the {len(served)} Hugging Face models its catalogue lists (families.json, --families) "
+            f"and those given with --model ID=TASK{', and ids matching a family name pattern' if self.config.guess_tasks else ''}; "
+            f"to serve this one, start the mock with --model {model}={task}"
+            + (f" (its name suggests {hint.task}, family {hint.name}), or with --guess-tasks to serve ids by name pattern."
+               if hint is not None else " (TASK: image-segmentation or object-detection)."))
+        return " ".join(message)
 
     def cache_key(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any]) -> str:
         auth = contract.index.get("auth", {})
@@ -250,23 +282,28 @@ class Server:
             return error
         assert contract is not None
         entry.operation = contract.operation
+        resolution = self._resolution(contract, path_params)
+        if resolution is not None:
+            entry.model_family = resolution.journal()
         outcome = await gate(self, contract, raw, path_params)
         entry.scenario = ", ".join(outcome.played) or None
         if outcome.response is not None:
             await self._judge(contract, raw, path_params, entry)
-            return outcome.response
+            return _mark_guess(outcome.response, resolution)
         use_cache = raw.flag("x-use-cache", True) if contract.provider == "huggingface" else True
         key = self.cache_key(contract, raw, path_params)
         hit = self.cache.get(key) if use_cache else None
         if hit is not None:
             entry.verdict = {"valid": True, "violations": [], "note": "served from the response cache; the identical request was valid"}
             response = Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
+            if resolution is not None:
+                entry.model_family = resolution.journal(_families.header_subtask(hit[1].get(FAMILY_HEADER)))
         else:
             response = await self._compute(contract, raw, path_params, key, entry)
         if outcome.after and response.status_code == 200:
             response = Response(violate(contract, response.body), media_type=JSON_MEDIA_TYPE, headers={
                 k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
-        return response
+        return _mark_guess(response, resolution)
 
     async def _judge(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry):
         """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
@@ -300,7 +337,8 @@ class Server:
             return error_response(contract, reject, str(exc))
         except ImageError as exc:
             return error_response(contract, reject, f"The image at {value!s:.100} is unusable: {exc}.")
-        generate = self.generators[(contract.provider, contract.operation)]
+        resolution = self._resolution(contract, path_params)
+        generate = self._generator(contract, resolution)
         started = time.perf_counter()
         try:
             body = await run_in_threadpool(generate, data, facts.params)
@@ -313,12 +351,23 @@ class Server:
         elapsed = time.perf_counter() - started
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = self._success_headers(contract, elapsed)
+        if resolution is not None:
+            subtask = resolution.family.subtask(facts.params)
+            entry.model_family = resolution.journal(subtask)
+            headers[FAMILY_HEADER] = resolution.family_header(subtask)
         self.cache.put(key, (content, headers))
         return Response(content, media_type=JSON_MEDIA_TYPE, headers={**headers, CACHE_HEADER: "miss"})
 
     def _success_headers(self, contract: Contract, elapsed: float) -> dict[str, str]:
         known = {"x-compute-time": f"{elapsed:.3f}", "x-compute-type": "cpu"}
         return {name: known[name] for name in contract.index["success"].get("headers", []) if name in known}
+
+
+def _mark_guess(response: Response, resolution: _families.Resolution | None) -> Response:
+    """A guessed model's answer says so (``x-vision-model-guess``), whatever its status."""
+    if resolution is not None and resolution.guessed:
+        response.headers[GUESS_HEADER] = resolution.guess_header()
+    return response
 
 
 # --- ASGI glue -------------------------------------------------------------------------------------------------
@@ -450,7 +499,7 @@ def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
         # (paths and summaries, no request bodies) stands in until it is.
         app.openapi_schema = generated
         return generated
-    models = None if config.guess_tasks else {"huggingface": sorted(config.models)}
+    models = None if config.guess_tasks else {"huggingface": sorted(config.served_models())}
     doc = contract_openapi.build(list(config.providers), models=models, server_url=f"http://{config.host}:{config.port}")
     paths = doc.setdefault("paths", {})
     operation_paths = {getattr(r, "path_format", "") for r in provider_routes if not r.path.startswith("/authentication")}

@@ -11,12 +11,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from . import _families
+
 __all__ = ["DEFAULT_MODELS", "PROVIDERS", "Config", "ConfigError", "load_config", "parse_args"]
 
 PROVIDERS = ("huggingface", "roboflow", "airefinery")
-HF_TASKS = ("image-segmentation", "object-detection")
+HF_TASKS = _families.TASKS
 
-# The models the seed documents name (seeds 000 and 004).
+# The models the seed documents name (seeds 000 and 004); the built-in catalogue (families.json) lists them too.
 DEFAULT_MODELS: Mapping[str, str] = MappingProxyType({
     "openmmlab/upernet-convnext-small": "image-segmentation",
     "facebook/mask2former-swin-large-coco-panoptic": "image-segmentation",
@@ -36,9 +38,19 @@ def _frozen_map(value: Mapping[str, str] | None = None) -> Mapping[str, str]:
 class Config:
     """Everything the mock server's behaviour depends on. Immutable; derive variants with ``dataclasses.replace``.
 
-    ``models`` maps Hugging Face model ids to their task (``image-segmentation`` or ``object-detection``).
-    An id not in the map is served when ``guess_tasks`` is on and its name suggests a task (see
-    ``mockserver._app.guess_task``); otherwise the server answers 404 like the real API.
+    Hugging Face models (see ``mockserver._families``): the mock serves the models its catalogue lists by exact id
+    (``families.json``: model families with their task, default subtask and label vocabulary, e.g. UperNet and
+    SegFormer answer semantic with null scores and ADE20K labels, Mask2Former COCO panoptic answers panoptic with
+    COCO panoptic labels, DETR detects with COCO labels), plus ``models``, which maps more ids to a task
+    (``image-segmentation`` or ``object-detection``; such a model answers as its catalogue family when the catalogue
+    lists it for that task, else as the task's default family). ``families`` is a families file's data (the shape
+    of ``families.json``; in a JSON configuration a file path is accepted too), merged over the built-in catalogue:
+    it adds families, vocabularies and models, or replaces built-in ones of the same name.
+    Any other id is answered 404 in Hugging Face's format, as the real API answers a model it does not serve, with
+    a message saying how to serve it. ``guess_tasks`` (off by default, ``--guess-tasks``) serves such ids when a
+    family's name pattern matches them (``detr``, ``yolo``... detect; ``upernet``, ``mask2former``, ``seg``...
+    segment), and says so: the ``x-vision-model-guess`` response header (``object-detection; family=detr``) and
+    the journal entry's ``model_family`` (``"source": "guessed"``).
     ``created`` fixes AI Refinery's ``created`` field (Unix seconds); None means the server's start time.
     ``image_dir`` and ``image_urls`` serve Roboflow's ``?image=URL`` locally (by URL basename, or an explicit
     URL -> file map); ``allow_remote_images`` fetches other URLs, bounded by ``remote_max_bytes`` and
@@ -59,7 +71,8 @@ class Config:
     seed: int = 0
     providers: tuple[str, ...] = PROVIDERS
     models: Mapping[str, str] = field(default_factory=lambda: _frozen_map(DEFAULT_MODELS))
-    guess_tasks: bool = True
+    guess_tasks: bool = False
+    families: Mapping[str, Any] = field(default_factory=_frozen_map)
     image_dir: str | None = None
     image_urls: Mapping[str, str] = field(default_factory=_frozen_map)
     allow_remote_images: bool = False
@@ -93,6 +106,11 @@ class Config:
         for model, task in self.models.items():
             if task not in HF_TASKS:
                 raise ConfigError(f"Model {model!r} has task {task!r}; a Hugging Face model's task must be one of {', '.join(HF_TASKS)}.")
+        object.__setattr__(self, "families", _frozen_map(self.families))
+        try:
+            self.catalogue()
+        except _families.FamiliesError as exc:
+            raise ConfigError(str(exc)) from None
         for name in ("workers", "work_size", "colours", "remote_max_bytes", "max_body_bytes", "max_pixels", "max_json_depth"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -124,6 +142,14 @@ class Config:
         tokens = self.auth.get(provider)
         return tuple(tokens) if tokens else None
 
+    def catalogue(self) -> _families.Catalogue:
+        """The model families: the built-in catalogue with ``families`` merged over it."""
+        return _families.catalogue(self.families)
+
+    def served_models(self) -> dict[str, str]:
+        """Every Hugging Face model id served without guessing, with its task: the catalogue's, then ``models``."""
+        return {**self.catalogue().models(), **self.models}
+
     def with_models(self, extra: Mapping[str, str]) -> Config:
         return replace(self, models={**self.models, **extra})
 
@@ -145,8 +171,11 @@ class Config:
 _KEYS = frozenset(f.name for f in fields(Config))
 
 
-def from_mapping(data: Mapping[str, Any], base: Config | None = None) -> Config:
-    """A Config from a JSON object's keys (the dataclass's field names); ``models`` merges into the defaults."""
+def from_mapping(data: Mapping[str, Any], base: Config | None = None, *, root: Path | None = None) -> Config:
+    """A Config from a JSON object's keys (the dataclass's field names); ``models`` merges into the defaults.
+
+    ``families`` may be a families file's path instead of its data (relative to ``root``, else the current
+    directory); either way it merges over the base's ``families``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"The configuration must be a JSON object, got {type(data).__name__}.")
     unknown = sorted(set(data) - _KEYS)
@@ -156,9 +185,22 @@ def from_mapping(data: Mapping[str, Any], base: Config | None = None) -> Config:
     values = dict(data)
     if "models" in values:
         values["models"] = {**base.models, **values["models"]}
+    if "families" in values:
+        values["families"] = _merge_families(base.families, values["families"], root)
     if isinstance(values.get("providers"), str):
         values["providers"] = _split(values["providers"])
     return replace(base, **values)
+
+
+def _merge_families(base: Mapping[str, Any], extra: Any, root: Path | None = None) -> Mapping[str, Any]:
+    """``extra`` (families data, or a families file's path) merged over ``base``; ConfigError with a sentence."""
+    try:
+        data = _families.read_file((root or Path.cwd()) / extra) if isinstance(extra, str) else extra
+        if not isinstance(data, Mapping):
+            raise _families.FamiliesError(f"families must be a JSON object or a file path, got {type(data).__name__}.")
+        return _families.merge(base, data) if base else dict(data)
+    except _families.FamiliesError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -209,8 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed for labels and scores (default 0)")
     p.add_argument("--config", metavar="FILE", help="JSON file whose keys are Config fields; command-line options win")
     p.add_argument("--model", metavar="ID=TASK", action="append", type=_model_pair, default=[],
-                   help="serve a Hugging Face model with a task (image-segmentation or object-detection); repeatable")
-    p.add_argument("--no-guess-tasks", action="store_true", help="answer 404 for Hugging Face models not configured, instead of guessing the task from the name")
+                   help="serve a Hugging Face model with a task (image-segmentation or object-detection), answered as its "
+                        "catalogue family or else the task's default family; repeatable (the catalogue's models are served anyway)")
+    p.add_argument("--families", metavar="FILE",
+                   help="JSON file of Hugging Face model families (the shape of the built-in families.json: families with "
+                        "task, default_subtask, vocabulary, models, patterns; vocabularies; defaults), merged over the built-in ones")
+    guessing = p.add_mutually_exclusive_group()
+    guessing.add_argument("--guess-tasks", action="store_true",
+                          help="also serve Hugging Face model ids neither the catalogue nor --model lists when a family's name "
+                               "pattern matches them (detr, yolo... detect; upernet, mask2former, seg... segment), saying so in "
+                               "the x-vision-model-guess header and the journal; off by default: such ids get 404 like the real API")
+    guessing.add_argument("--no-guess-tasks", action="store_true",
+                          help="answer 404 for Hugging Face models neither the catalogue nor --model lists (the default; "
+                               "overrides guess_tasks in --config)")
     p.add_argument("--providers", help=f"comma-separated providers to serve (default {','.join(PROVIDERS)})")
     p.add_argument("--image-dir", metavar="DIR", help="serve Roboflow ?image=URL from files in DIR, matched by the URL's basename")
     p.add_argument("--image-url", metavar="URL=FILE", action="append", type=_url_pair, default=[], help="serve one ?image=URL from a local file; repeatable")
@@ -257,7 +310,7 @@ def load_config(args: argparse.Namespace) -> Config:
             raise ConfigError(f"Cannot read the configuration file {path}: {exc.strerror}.") from None
         except ValueError as exc:
             raise ConfigError(f"The configuration file {path} is not valid JSON: {exc}.") from None
-        config = from_mapping(data, config)
+        config = from_mapping(data, config, root=path.parent)
     values: dict[str, Any] = {}
     for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level",
                  "max_body_bytes", "max_pixels", "max_json_depth",
@@ -281,8 +334,10 @@ def load_config(args: argparse.Namespace) -> Config:
         values["loading"] = {**config.loading, **dict(args.loading)}
     if args.roboflow_model:
         values["roboflow_models"] = tuple(config.roboflow_models) + tuple(args.roboflow_model)
-    if args.no_guess_tasks:
-        values["guess_tasks"] = False
+    if args.families:
+        values["families"] = _merge_families(config.families, args.families)
+    if args.guess_tasks or args.no_guess_tasks:
+        values["guess_tasks"] = bool(args.guess_tasks)
     if args.allow_remote_images:
         values["allow_remote_images"] = True
     if values.get("image_dir") and not os.path.isdir(values["image_dir"]):

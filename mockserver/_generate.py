@@ -12,7 +12,8 @@ How an image becomes regions (``analyze``):
 3. label 4-connected *components* of each class with a run-based union-find;
 4. the *background* is the class covering most of the image border.
 
-Labels come from fixed vocabularies (COCO things, ADE20K-like stuff), picked by hashing the seed with the
+Labels come from the vocabulary the caller passes (the model family's things and stuff, see ``_families``;
+COCO things and ADE20K-like stuff by default), picked by hashing the seed with the
 region's colour, so a colour keeps its label across images. Scores are hashed too, and grow with region area.
 Masks are mode-L PNGs of the input's exact size, pixel for pixel Pillow's NEAREST upsampling of the work-grid mask,
 written straight from the mask's runs by ``_png`` (all masks of a response in one vectorised pass).
@@ -294,8 +295,9 @@ MAX_BOXES = 50
 def hf_image_segmentation(
     data: bytes, params: Mapping[str, Any], *, seed: int = 0, work: int = 128, colours: int = 6,
     default_subtask: str = "panoptic", max_pixels: int = DEFAULT_MAX_PIXELS,
+    thing_labels: Sequence[str] = THINGS, stuff_labels: Sequence[str] = STUFF,
 ) -> list[dict[str, Any]]:
-    """``[{label, mask, score}]`` from the image's colour regions.
+    """``[{label, mask, score}]`` from the image's colour regions, labelled from ``thing_labels`` and ``stuff_labels``.
 
     ``subtask`` semantic: one segment per colour class, ``score`` null (as the transformers pipeline answers);
     instance: one per connected component of each non-background class; panoptic (default): background-like
@@ -314,13 +316,13 @@ def hf_image_segmentation(
     segments: list[tuple[str, np.ndarray, float | None]] = []
     if subtask == "semantic":
         for c in range(len(r.counts)):
-            segments.append((_label(seed, STUFF + THINGS, r.colours[c], taken), r.classes == c, None))
+            segments.append((_label(seed, (*stuff_labels, *thing_labels), r.colours[c], taken), r.classes == c, None))
     else:
         stuff = {r.background} | {c for c in range(len(r.counts)) if r.counts[c] > 0.2 * r.pixels}
         if subtask == "panoptic":
             for c in sorted(stuff):
                 frac = r.counts[c] / r.pixels
-                segments.append((_label(seed, STUFF, r.colours[c], taken), r.classes == c, _score(seed, ("stuff", c), frac, 0.8, 1.0)))
+                segments.append((_label(seed, stuff_labels, r.colours[c], taken), r.classes == c, _score(seed, ("stuff", c), frac, 0.8, 1.0)))
         order = np.argsort(-r.component_counts, kind="stable")
         for comp in order.tolist():
             c = int(r.component_class[comp])
@@ -331,7 +333,7 @@ def hf_image_segmentation(
             if r.component_counts[comp] < min_pixels:
                 continue
             frac = r.component_counts[comp] / r.pixels
-            name = _label(seed, THINGS, r.colours[c], set())
+            name = _label(seed, thing_labels, r.colours[c], set())
             segments.append((name, r.components == comp, _score(seed, ("thing", comp, c), frac, 0.8, 1.0)))
     kept = [s for s in segments if s[2] is None or s[2] >= threshold][:MAX_SEGMENTS]
     masks = _pngs([_binarize(binary, mask_threshold) * np.uint8(255) for _, binary, _ in kept], r.size)
@@ -351,9 +353,10 @@ def _box(r: Regions, comp: int) -> dict[str, int]:
 
 def hf_object_detection(
     data: bytes, params: Mapping[str, Any], *, seed: int = 0, work: int = 128, colours: int = 6,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS, thing_labels: Sequence[str] = THINGS,
 ) -> list[dict[str, Any]]:
-    """``[{score, label, box}]``: one box around each sizeable connected region that is not background.
+    """``[{score, label, box}]``: one box around each sizeable connected region that is not background, labelled
+    from ``thing_labels``.
 
     Components under 0.5% of the image are ignored; scores lie in [0.3, 1) and ``threshold`` (default 0.5, as the
     pipeline) drops the lower ones. Boxes are integer pixel coordinates with ``xmin <= xmax < width``.
@@ -370,7 +373,7 @@ def hf_object_detection(
         score = _score(seed, ("box", comp, c), frac, 0.3, 1.0)
         if score < threshold:
             continue
-        out.append({"score": score, "label": _label(seed, THINGS, r.colours[c], set()), "box": _box(r, comp)})
+        out.append({"score": score, "label": _label(seed, thing_labels, r.colours[c], set()), "box": _box(r, comp)})
         if len(out) >= MAX_BOXES:
             break
     return out

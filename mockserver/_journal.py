@@ -74,6 +74,10 @@ class Entry:
     body_sha256: str
     provider: str | None = None
     operation: str | None = None
+    #: Hugging Face: the model family answering, ``{"name", "task", "subtask", "source"}``; ``source`` is
+    #: ``catalogue`` (listed by exact id), ``configured`` (``--model ID=TASK``, the task's default family) or
+    #: ``guessed`` (a name pattern, ``--guess-tasks``); ``subtask`` is set once the request's parameters are read.
+    model_family: dict[str, Any] | None = None
     form: str | None = None
     image: dict[str, Any] | None = None
     verdict: dict[str, Any] = field(default_factory=lambda: {"valid": None, "violations": []})

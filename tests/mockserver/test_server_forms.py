@@ -49,9 +49,13 @@ def test_hf_json_base64_and_data_uri(client, jpeg):
         _ok(client.post("/hf-inference" + HF_SEG, json=body), "huggingface", "image-segmentation", body)
 
 
-def test_hf_unconfigured_model_with_a_telling_name_is_guessed(client, png):
-    _ok(client.post("/models/acme/yolo-v9-tiny", content=png), "huggingface", "object-detection", png)
-    _ok(client.post("/models/nvidia/segformer-b0", content=png), "huggingface", "image-segmentation", png)
+def test_hf_unconfigured_model_with_a_telling_name_is_404_not_guessed(client, png):
+    # The real API answers 404 for a model it does not serve; guessing from the name is opt-in (--guess-tasks,
+    # tested in test_families.py), so a telling name alone is no longer served.
+    for model, task in (("acme/yolo-v9-tiny", "object-detection"), ("nvidia/segformer-b0", "image-segmentation")):
+        r = client.post(f"/models/{model}", content=png)
+        assert r.status_code == 404, r.text
+        assert f"--model {model}={task}" in r.json()["error"]
 
 
 def test_roboflow_multipart_file(client, jpeg):
