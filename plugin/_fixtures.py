@@ -28,7 +28,8 @@ MARK_SEED = "vision_seed"
 
 def base_config(pytestconfig: pytest.Config) -> Any:
     """The mock's configuration from the ini options: ``vision_mock_config`` (a JSON file of Config fields, relative
-    to the ini file) and ``vision_seed``; always a free loopback port."""
+    to the ini file; a ``families`` file it names is relative to it) and ``vision_seed``; always a free loopback
+    port."""
     from vision_contracts.mockserver import Config
 
     config = Config(port=0, log_level="warning")
@@ -40,7 +41,7 @@ def base_config(pytestconfig: pytest.Config) -> Any:
         if not where.is_absolute():
             where = (pytestconfig.inipath.parent if pytestconfig.inipath else pytestconfig.rootpath) / where
         try:
-            config = from_mapping(json.loads(where.read_text(encoding="utf-8")), config)
+            config = from_mapping(json.loads(where.read_text(encoding="utf-8")), config, root=where.parent)
         except (OSError, ValueError, ConfigError) as exc:
             raise pytest.UsageError(f"{INI_CONFIG} = {path}: cannot use {where}: {exc}") from None
         config = replace(config, host="127.0.0.1", port=0)

@@ -278,3 +278,21 @@ def test_an_unreadable_families_file_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--families", str(tmp_path / "missing.json")])
     assert "Cannot read the families file" in capsys.readouterr().err
+
+
+def test_the_plugins_mock_config_names_a_families_file_relative_to_itself(pytester: pytest.Pytester):
+    (pytester.path / "conf").mkdir()
+    (pytester.path / "conf" / "fam.json").write_text(json.dumps(USER_FAMILIES))
+    (pytester.path / "conf" / "mock.json").write_text(json.dumps({"families": "fam.json"}))
+    pytester.makeini("[pytest]\nvision_mock_config = conf/mock.json\n")
+    pytester.makepyfile(f'''
+        import httpx
+        from vision_contracts.mockserver.testing import sample_image
+
+        def test_families(vision_mock):
+            ok = httpx.post(vision_mock.url("huggingface", model="acme/parts-detector"), content=sample_image())
+            assert ok.status_code == 200 and ok.headers["x-vision-model-family"] == "acme-parts"
+            missing = httpx.post(vision_mock.url("huggingface", model="{TYPO}"), content=sample_image())
+            assert missing.status_code == 404 and "--model {TYPO}=object-detection" in missing.json()["error"]
+    ''')
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
