@@ -53,6 +53,16 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 '''
 
 
+# The mock on uvicorn's pure-Python stack (h11 + asyncio), as before uvicorn[standard]: the same app, the stack forced.
+MOCK_ON_STACK = r'''
+import sys, uvicorn
+from vision_contracts.mockserver import create_app
+from vision_contracts.mockserver._config import parse_args
+config = parse_args(["--port", sys.argv[1], "--log-level", "warning"])
+uvicorn.run(create_app(config), host="127.0.0.1", port=config.port, log_level="warning", http=sys.argv[2], loop=sys.argv[3])
+'''
+
+
 def photo_like_jpeg(size: int = 512) -> bytes:
     """Smooth gradients, a few soft shapes and sensor-like noise, JPEG quality 90."""
     rng = np.random.default_rng(42)
@@ -81,7 +91,7 @@ def _process(args: list[str], port: int, probe: str, env: dict | None = None):
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{args[:3]} did not start: {proc.stderr.read().decode()[-2000:] if proc.poll() is not None else 'timeout'}")
+                    raise RuntimeError(f"{args[:3]} did not start: {proc.stderr.read().decode()[-2000:] if proc.poll() is not None else 'timeout'}") from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -101,12 +111,12 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, body_file: Path, headers: dict[str, str]) -> dict[str, float]:
-    lua = "wrk.method = 'POST'\n" f"local f = io.open('{body_file}', 'rb'); wrk.body = f:read('*a'); f:close()\n"
+    lua = f"wrk.method = 'POST'\nlocal f = io.open('{body_file}', 'rb'); wrk.body = f:read('*a'); f:close()\n"
     lua += "".join(f"wrk.headers['{k}'] = '{v}'\n" for k, v in headers.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", script.name, url],
-                         capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", script.name, url],  # noqa: S607 (wrk from PATH: skipped without it)
+                         capture_output=True, text=True, timeout=120, check=False).stdout
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
@@ -147,6 +157,11 @@ def test_server_throughput(tmp_path):
         rows.append(("vision-mock, x-use-cache: false (computed afresh)", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
     port = free_port()
+    with _process([sys.executable, "-c", MOCK_ON_STACK, str(port), "h11", "asyncio"], port, "/__vision__/health") as url:
+        rows.append(("vision-mock on h11 + asyncio, repeated request", wrk(url + MODEL_PATH, body_file, json_headers)))
+        rows.append(("vision-mock on h11 + asyncio, x-use-cache: false", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
+
+    port = free_port()
     with _process([sys.executable, "-m", "vision_contracts.mockserver", "--port", str(port), "--workers", "2", "--log-level", "warning"], port, "/__vision__/health") as url:
         rows.append(("vision-mock --workers 2, x-use-cache: false", wrk(url + MODEL_PATH, body_file, {**json_headers, "x-use-cache": "false"})))
 
@@ -173,6 +188,8 @@ def test_server_throughput(tmp_path):
     cached = rps["vision-mock, repeated request (response cache)"]
     fresh, fresh2 = rps["vision-mock, x-use-cache: false (computed afresh)"], rps["vision-mock --workers 2, x-use-cache: false"]
     print(f"  fresh / parse-only, 1 worker each:  {fresh / parse:.3f} (target >= 0.25)")
+    print(f"  uvicorn[standard] (httptools + uvloop) / h11 + asyncio: repeated {cached / rps['vision-mock on h11 + asyncio, repeated request']:.2f}x, "
+          f"fresh {fresh / rps['vision-mock on h11 + asyncio, x-use-cache: false']:.2f}x")
     print(f"  fresh / parse-only, 2 workers each: {fresh2 / parse2:.3f}")
     prism_row = "Stoplight Prism static mock (same operation's OpenAPI)"
     if prism_row in figures:
