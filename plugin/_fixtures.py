@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ._handle import VisionMock, http_admin
+from ._recordings import replaying
 
 __all__ = ["vision_mock", "vision_respx", "vision_sdk_env"]
 
@@ -100,14 +101,16 @@ def vision_mock(request: pytest.FixtureRequest, _vision_servers: _Pool) -> Itera
     """A live mock server on a free 127.0.0.1 port, for any HTTP client (requests, httpx, aiohttp, the SDKs).
 
     Reset before and after the test; ``@pytest.mark.vision_scenario(name, **rule)`` markers are applied first and
-    ``@pytest.mark.vision_seed(n)`` selects a server with that seed (labels and scores). See :class:`VisionMock`.
+    ``@pytest.mark.vision_seed(n)`` selects a server with that seed (labels and scores);
+    ``@pytest.mark.vision_replay(PATH)`` a server answering from the HAR recordings in PATH. See :class:`VisionMock`.
     """
-    base_url, config = _vision_servers.get(_seed(request, _vision_servers.config.seed))
-    mock = VisionMock(base_url, http_admin(base_url), config=config)
-    mock.reset()
-    _apply_markers(request, mock)
-    yield mock
-    mock.reset()
+    with replaying(request, _vision_servers.config) as replay:  # @pytest.mark.vision_replay(PATH): its own server
+        base_url, config = replay or _vision_servers.get(_seed(request, _vision_servers.config.seed))
+        mock = VisionMock(base_url, http_admin(base_url), config=config)
+        mock.reset()
+        _apply_markers(request, mock)
+        yield mock
+        mock.reset()
 
 
 @pytest.fixture

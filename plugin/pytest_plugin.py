@@ -11,12 +11,13 @@ import pytest
 # on sys.path, and a project folder named contracts/ would otherwise shadow the toolkit's (test_pytester_shadowing).
 from vision_contracts import contracts  # noqa: F401
 
-from . import _conformance
+from . import _conformance, _recordings
 from ._fixtures import _vision_apps, _vision_servers, vision_mock, vision_respx, vision_sdk_env  # noqa: F401 (fixtures)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     _conformance.addoption(parser)
+    _recordings.addoption(parser)
     parser.addini("vision_seed", "seed of the vision_mock / vision_respx mock server (labels, scores)", default="0")
     parser.addini("vision_mock_config", "JSON file of mock server Config fields, relative to the ini file", default="")
 
@@ -25,11 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vision_scenario(name, *, provider=None, operation=None, model=None, count=None, "
                                        "seconds=None, **params): play a mock scenario for this test (vision_mock, vision_respx)")
     config.addinivalue_line("markers", "vision_seed(seed): use a mock server with this seed for this test (vision_mock, vision_respx)")
+    _recordings.configure(config)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     _conformance.collect(session, config, items)
+    _recordings.collect(session, config, items)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
