@@ -5,7 +5,8 @@ module level. Every provider route runs :meth:`Server.handle`, the single pipeli
 
     read the raw request -> journal entry -> pick the operation (HF: by the model's task) -> ``_play.gate``
     (auth, rate limit, scenarios from the control header or a rule, model loading: may answer here) -> response
-    cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` (the journal's verdict) -> image
+    cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` (strict with ``--strict``; the
+    journal's verdict; warnings answered all the same and named in ``x-vision-warnings``) -> image
     bytes (body, or ``?image=URL`` via ``_fetch``) -> generate (``_generate``, in a worker thread) -> JSON body and
     the provider's headers -> cache -> scenarios applied to the answer (``schema-violation``)
 
@@ -294,7 +295,8 @@ class Server:
         key = self.cache_key(contract, raw, path_params)
         hit = self.cache.get(key) if use_cache else None
         if hit is not None:
-            entry.verdict = {"valid": True, "violations": [], "note": "served from the response cache; the identical request was valid"}
+            entry.verdict = {"valid": True, "violations": [], "warnings": _cached_warnings(hit[1]), "strict": self.config.strict,
+                             "note": "served from the response cache; the identical request was valid"}
             response = Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
             if resolution is not None:
                 entry.model_family = resolution.journal(_families.header_subtask(hit[1].get(FAMILY_HEADER)))
@@ -312,10 +314,11 @@ class Server:
         except WireError as exc:
             entry.verdict = {"valid": False, "violations": [str(wire_violation(exc))]}
             return None, exc, None
-        report, facts = await run_in_threadpool(contract.check_request, envelope, max_pixels=self.config.max_pixels, decode_pixels=False)
+        report, facts = await run_in_threadpool(
+            contract.check_request, envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
         entry.form = envelope.form
         entry.image = None if facts.image is None else {"width": facts.image.width, "height": facts.image.height, "format": facts.image.format}
-        entry.verdict = {"valid": not report.errors, "violations": [str(v) for v in report]}
+        entry.verdict = _verdict(report, self.config.strict)
         return envelope, report, facts
 
     async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], key: str, entry: Entry) -> Response:
@@ -324,8 +327,9 @@ class Server:
         if envelope is None:
             exc = report
             return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [wire_violation(exc)])
+        warned = _warnings_header(report)
         if report.errors:
-            return error_response(contract, reject, report_message(contract, report), report.errors)
+            return error_response(contract, reject, report_message(contract, report), report.errors, headers=warned)
         value = image_value(contract, envelope)
         try:
             if envelope.form == "url":
@@ -350,7 +354,7 @@ class Server:
             return error_response(contract, status, f"The mock server failed to generate a response: {type(exc).__name__}: {exc}.")
         elapsed = time.perf_counter() - started
         content = json.dumps(body, separators=(",", ":")).encode()
-        headers = self._success_headers(contract, elapsed)
+        headers = {**self._success_headers(contract, elapsed), **warned}
         if resolution is not None:
             subtask = resolution.family.subtask(facts.params)
             entry.model_family = resolution.journal(subtask)
@@ -361,6 +365,24 @@ class Server:
     def _success_headers(self, contract: Contract, elapsed: float) -> dict[str, str]:
         known = {"x-compute-time": f"{elapsed:.3f}", "x-compute-type": "cpu"}
         return {name: known[name] for name in contract.index["success"].get("headers", []) if name in known}
+
+
+def _verdict(report: contracts.Report, strict: bool) -> dict[str, Any]:
+    """The journal's verdict: errors (the request was refused) apart from warnings (answered all the same, and named in
+    the x-vision-warnings header), and whether the server judged strictly."""
+    return {"valid": not report.errors, "violations": [str(v) for v in report.errors],
+            "warnings": [str(v) for v in report.warnings], "strict": strict}
+
+
+def _warnings_header(report: contracts.Report) -> dict[str, str]:
+    """``x-vision-warnings`` for a report with warnings (see ``contracts.format_warnings``), else no header."""
+    value = contracts.format_warnings(report.warnings)
+    return {contracts.WARNINGS_HEADER: value} if value else {}
+
+
+def _cached_warnings(headers: Mapping[str, str]) -> list[str]:
+    """A cached answer's warnings, as its x-vision-warnings header named them."""
+    return [f"{path} [{check}, warning]" for check, path in contracts.parse_warnings(headers.get(contracts.WARNINGS_HEADER))]
 
 
 def _mark_guess(response: Response, resolution: _families.Resolution | None) -> Response:

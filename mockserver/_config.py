@@ -63,6 +63,11 @@ class Config:
     "count", "seconds"}``; ``journal_limit`` bounds the request journal; ``max_wait_seconds`` caps how long
     ``x-wait-for-model: true`` waits; ``roboflow_models`` ("dataset/version" ids), when given, makes every other
     Roboflow model answer 404 {"detail": "Not Found"}.
+
+    ``strict`` (``--strict``): requests are held to the documented contract. By default (False) the mock accepts
+    what the real service accepts although the documents do not list it (the contracts' default leniencies, e.g. an
+    unknown Hugging Face ``parameters`` key): it answers them, naming each finding in the ``x-vision-warnings``
+    response header and the journal's verdict; strict answers them with the provider's 4xx instead.
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +86,7 @@ class Config:
     max_body_bytes: int = 50_000_000
     max_pixels: int = 50_000_000
     max_json_depth: int = 64
+    strict: bool = False
     work_size: int = 128
     colours: int = 6
     cache_size: int = 256
@@ -273,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, help="largest request body accepted; larger ones get 413 in the provider's format (default 50000000)")
     p.add_argument("--max-pixels", type=int, help="largest image (width x height) decoded; larger ones get 400/422 (default 50000000)")
     p.add_argument("--max-json-depth", type=int, help="deepest nesting of a JSON body; deeper ones get 400/422 before parsing (default 64)")
+    p.add_argument("--strict", action="store_true",
+                   help="hold requests to the documented contract: what the real service accepts but the documents do not list "
+                        "(an unknown Hugging Face parameter, a threshold outside [0, 1]) gets the provider's 4xx instead of an "
+                        "answer with an x-vision-warnings header")
     p.add_argument("--created", type=int, help="fixed AI Refinery 'created' Unix time (default: the server's start time)")
     p.add_argument("--cache-size", type=int, help="responses kept in the LRU response cache (default 256; 0 disables)")
     p.add_argument("--auth", metavar="PROVIDER=TOKEN", action="append", type=_url_pair, default=[],
@@ -340,6 +350,8 @@ def load_config(args: argparse.Namespace) -> Config:
         values["guess_tasks"] = bool(args.guess_tasks)
     if args.allow_remote_images:
         values["allow_remote_images"] = True
+    if args.strict:
+        values["strict"] = True
     if values.get("image_dir") and not os.path.isdir(values["image_dir"]):
         raise ConfigError(f"--image-dir {values['image_dir']} is not a directory.")
     return replace(config, **values)

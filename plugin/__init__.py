@@ -29,6 +29,7 @@ __all__ = [
     "assert_conforms",
     "conformance_cases",
     "strategies",
+    "suspicious_requests",
     "to_wire",
 ]
 
@@ -41,6 +42,7 @@ _WHERE = {
     "assert_conforms": "._conform",
     "conformance_cases": "._conformance",
     "strategies": None,
+    "suspicious_requests": ".strategies",
     "to_wire": "._wire",
 }
 
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from ._conformance import ConformanceCase, conformance_cases
     from ._handle import MockError, VisionMock
     from ._wire import Wire, to_wire
+    from .strategies import suspicious_requests
 
 
 def __getattr__(name: str) -> Any:

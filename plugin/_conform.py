@@ -12,7 +12,7 @@ from typing import Any
 from vision_contracts import contracts
 from vision_contracts.contracts import ContractViolation, Report, Violation
 
-__all__ = ["NonConformingResponse", "assert_conforms"]
+__all__ = ["NonConformingResponse", "assert_conforms", "set_strict_default"]
 
 CONTENT_TYPE_CHECK = "content-type"
 
@@ -65,6 +65,32 @@ def _content_type_violation(content_type: str | None) -> Violation | None:
     )
 
 
+_STRICT_DEFAULT = [False]  # assert_conforms' default for strict; the pytest plugin sets it from the ini vision_strict
+
+
+def set_strict_default(strict: bool) -> bool:
+    """Make ``strict`` the default of :func:`assert_conforms` (the pytest plugin's ini ``vision_strict``); returns the
+    previous default, to restore it."""
+    previous, _STRICT_DEFAULT[0] = _STRICT_DEFAULT[0], bool(strict)
+    return previous
+
+
+def _mock_warnings(contract: contracts.Contract, response: Any, tolerance: frozenset[str]) -> list[Violation]:
+    """The mock's ``x-vision-warnings`` (what it accepted although the documented contract does not) as violations:
+    warnings, or errors for a strict assertion (``tolerance`` then lacks the contract's default leniencies)."""
+    out = []
+    for check, where in contracts.parse_warnings(response.headers.get(contracts.WARNINGS_HEADER)):
+        path = where if where.startswith("$") else "$"
+        detail = f"{check} at {path}" if path == where else f"{check} ({where})"
+        v = Violation(
+            path, check, "a request the documented contract accepts", f"the mock's {contracts.WARNINGS_HEADER}: {detail}",
+            f"{path}: the mock answered the request but named {check} in {contracts.WARNINGS_HEADER}: the real service "
+            f"accepts it, the documented contract does not.",
+        )
+        out.append(v.downgraded() if check in tolerance else v)
+    return out
+
+
 def assert_conforms(
     response: Any,
     provider: str,
@@ -73,6 +99,7 @@ def assert_conforms(
     request: Any = None,
     status: int | None = None,
     tolerate: Iterable[str] = (),
+    strict: bool | None = None,
 ) -> Report:
     """Assert that ``response`` keeps the contract of ``provider``/``operation``; return the report when it does.
 
@@ -83,18 +110,26 @@ def assert_conforms(
     ``request`` is given: the request image's bytes, the JSON body as sent, or a ``contracts.Request`` (such as a
     generated one). An error status is checked against the error body the contract gives for it, and a status the
     contract does not know is itself a violation. ``tolerate`` names checks (``"content-type"`` among them) whose
-    violations become warnings. Raises :class:`NonConformingResponse` (an AssertionError) with one block per
-    violation: its JSON path, what was expected and what was received.
+    violations become warnings. A response object's ``x-vision-warnings`` header (the mock accepted a request the
+    documented contract finds suspicious, e.g. an unknown Hugging Face parameter) adds one violation per warning:
+    a warning by default, an error when ``strict`` (default: False, or the pytest ini option ``vision_strict``).
+    Raises :class:`NonConformingResponse` (an AssertionError) with one block per violation: its JSON path, what was
+    expected and what was received.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this frame
     contract = contracts.get(provider, operation)
     tolerate = set(tolerate)
+    strict = _STRICT_DEFAULT[0] if strict is None else strict
     body, status, content_type = _unpack(response, status, contract.index["success"]["status"])
-    report = contract.validate_response(body, request=request, status=status, tolerate=tolerate - {CONTENT_TYPE_CHECK})
+    named = tolerate - {CONTENT_TYPE_CHECK}
+    report = contract.validate_response(body, request=request, status=status, tolerate=named, strict=strict)
     found = _content_type_violation(content_type) if _is_response(response) else None
     if found is not None:
         found = found.downgraded() if CONTENT_TYPE_CHECK in tolerate else found
         report = Report([found, *report], report.skipped)
+    if _is_response(response):
+        warned = _mock_warnings(contract, response, contract.tolerance(named, strict=strict))
+        report = Report([*warned, *report], report.skipped)
     if report.errors:
         count = len(report.errors)
         title = (

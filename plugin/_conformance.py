@@ -5,7 +5,11 @@ operation, ``--vision-examples`` valid requests and as many invalid ones, drawn 
 Hypothesis run seeded with ``--vision-seed`` (so every pytest-xdist worker collects the same items, with the same
 ids). Each item sends its request with httpx and fails, as an ordinary pytest failure, on any broken contract: a
 valid request must get the success status and a conforming body (schema and semantic checks, the request image
-given); an invalid one must get one of the contract's 4xx error statuses with a conforming error body.
+given); an invalid one must get one of the contract's 4xx error statuses with a conforming error body. Where the
+contract names requests the real service accepts although its documents do not (a default leniency, e.g. an unknown
+Hugging Face parameter), as many suspicious requests follow: by default they must get the success status and a
+conforming body (from the mock, with an ``x-vision-warnings`` header naming the check); with ``--vision-strict`` (or
+the ini option ``vision_strict``) a 4xx with a conforming error body, as from ``vision-mock --strict``.
 
 Roboflow's ``url`` form names its image by URL (``http://127.0.0.1/vision-contracts/images/<sha256>.<ext>``):
 it runs only with ``--vision-image-dir DIR``, where the images are written under those basenames before each
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 
     from vision_contracts import contracts
 
-    from .strategies import GeneratedRequest, InvalidRequest
+    from .strategies import GeneratedRequest, InvalidRequest, SuspiciousRequest
 
 __all__ = ["ConformanceCase", "ConformanceFailure", "conformance_cases"]
 
@@ -46,6 +50,7 @@ class ConformanceCase:
     form: str
     request: GeneratedRequest
     invalid: InvalidRequest | None = None
+    suspicious: SuspiciousRequest | None = None
 
 
 class ConformanceFailure(AssertionError):
@@ -90,11 +95,13 @@ def _draw(strategy: Any, n: int, seed_value: int) -> list[Any]:
 def conformance_cases(provider: str, operation: str, *, examples: int = 10, seed: int = 0,
                       model: str | None = None) -> list[ConformanceCase]:
     """The requests a conformance run sends, in order: per wire form, ``examples`` valid then ``examples`` invalid
-    ones, named ``valid-<form>-<i>`` / ``invalid-<form>-<i>-<kind>``. Reproduce one failing item in Python with
+    ones, then, where the contract names any for the form, ``examples`` suspicious ones (accepted by the real service,
+    not by the documents), named ``valid-<form>-<i>`` / ``invalid-<form>-<i>-<kind>`` /
+    ``suspicious-<form>-<i>-<check>``. Reproduce one failing item in Python with
     ``next(c for c in conformance_cases(..., seed=S) if c.name == NAME)``."""
     from vision_contracts import contracts
 
-    from .strategies import invalid_requests, requests
+    from .strategies import invalid_requests, requests, suspicious_requests
 
     contract = contracts.get(provider, operation)
     overrides = _pinned(contract, model)
@@ -105,6 +112,11 @@ def conformance_cases(provider: str, operation: str, *, examples: int = 10, seed
         cases += [ConformanceCase(f"valid-{form}-{j:03d}", form, r) for j, r in enumerate(valid)]
         invalid = _draw(invalid_requests(provider, operation, forms=[form], **overrides), examples, form_seed + 1)
         cases += [ConformanceCase(f"invalid-{form}-{j:03d}-{bad.kind}", form, bad.request, bad) for j, bad in enumerate(invalid)]
+        try:
+            odd = _draw(suspicious_requests(provider, operation, forms=[form], **overrides), examples, form_seed + 2)
+        except ValueError:  # the contract names nothing of this form that the service accepts beyond the documents
+            continue
+        cases += [ConformanceCase(f"suspicious-{form}-{j:03d}-{x.check}", form, x.request, suspicious=x) for j, x in enumerate(odd)]
     return cases
 
 
@@ -121,6 +133,9 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--vision-model", metavar="ID", help="model to call: Hugging Face model id, Roboflow dataset/version, AI Refinery model")
     group.addoption("--vision-image-dir", metavar="DIR", help="write the url form's images here (serve DIR with the mock's --image-dir); without it the url form is skipped")
     group.addoption("--vision-tolerate", metavar="CHECK", action="append", default=[], help="a check or leniency whose violations only warn (repeatable)")
+    group.addoption("--vision-strict", action="store_true", default=False,
+                    help="expect the documented contract: suspicious requests (accepted by the real service, not by the documents) "
+                         "must get a 4xx, as from vision-mock --strict (default: the ini option vision_strict, else false)")
     group.addoption("--vision-timeout", metavar="SECONDS", type=float, default=60.0, help="timeout of each request (default 60)")
 
 
@@ -137,6 +152,7 @@ class _Run:
     image_dir: Path | None
     tolerate: tuple[str, ...]
     timeout: float
+    strict: bool = False
     client: httpx.Client | None = None
 
     def http(self) -> httpx.Client:
@@ -155,6 +171,8 @@ class _Run:
                 args += [flag, str(value)]
         for name_ in self.tolerate:
             args += ["--vision-tolerate", name_]
+        if self.strict:
+            args.append("--vision-strict")
         return shlex.join([*args, "-k", name])
 
 
@@ -188,7 +206,7 @@ def _run_of(config: pytest.Config) -> _Run | None:
     image_dir = config.getoption("vision_image_dir")
     return _Run(target.rstrip("/"), provider, operation, config.getoption("vision_examples"), config.getoption("vision_seed"),
                 token, token_env, config.getoption("vision_model"), Path(image_dir).resolve() if image_dir else None,
-                tolerate, config.getoption("vision_timeout"))
+                tolerate, config.getoption("vision_timeout"), bool(config.getoption("vision_strict") or config.getini("vision_strict")))
 
 
 class ConformanceSuite(pytest.Collector):
@@ -234,6 +252,52 @@ def _body_text(response: httpx.Response, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
+def _conforms(response: httpx.Response, run: _Run, request: Any = None) -> None:
+    from ._conform import NonConformingResponse, assert_conforms
+
+    try:
+        assert_conforms(response, run.provider, run.operation, request=request, tolerate=run.tolerate, strict=run.strict)
+    except NonConformingResponse as exc:
+        raise ConformanceFailure(str(exc)) from None
+
+
+def _expect_success(contract: contracts.Contract, response: httpx.Response, run: _Run, request: Any) -> None:
+    """A valid request, or a suspicious one in a lenient run: the success status and a conforming body."""
+    success = contract.index["success"]["status"]
+    if response.status_code != success:
+        raise ConformanceFailure(
+            f"$: expected the status {success} for a request the service accepts, received {response.status_code} [status, error]\n"
+            f"  response body: {_body_text(response)}")
+    _conforms(response, run, request)
+
+
+def _expect_refusal(contract: contracts.Contract, response: httpx.Response, run: _Run, what: str) -> None:
+    """An invalid request, or a suspicious one in a strict run: a 4xx and a conforming error body."""
+    if not 400 <= response.status_code < 500:
+        errors = [s for s in contract.error_statuses if 400 <= s < 500]
+        raise ConformanceFailure(
+            f"$: expected a 4xx error status ({', '.join(map(str, errors))}) for {what}, received {response.status_code} "
+            f"[status, error]\n  response body: {_body_text(response)}")
+    _conforms(response, run)
+
+
+MOCK_HEADER = "x-vision-cache"  # on every answer the mock computes or serves from its cache: the target is vision-mock
+
+
+def _expect_warning(response: httpx.Response, odd: SuspiciousRequest) -> None:
+    """From the mock, a suspicious request's answer names its check in x-vision-warnings (a real service sends none)."""
+    from vision_contracts import contracts
+
+    if MOCK_HEADER not in response.headers:
+        return
+    named = [check for check, _ in contracts.parse_warnings(response.headers.get(contracts.WARNINGS_HEADER))]
+    if odd.check not in named:
+        raise ConformanceFailure(
+            f"{odd.path}: expected the mock's {contracts.WARNINGS_HEADER} header to name {odd.check} for a request the real "
+            f"service accepts but the documents do not ({odd.reason}), received {response.headers.get(contracts.WARNINGS_HEADER)!r} "
+            f"[{odd.check}, warning]")
+
+
 class ConformanceItem(pytest.Item):
     """One request of a conformance run and the contract's verdict on its response."""
 
@@ -257,7 +321,6 @@ class ConformanceItem(pytest.Item):
 
         from vision_contracts import contracts
 
-        from ._conform import NonConformingResponse, assert_conforms
         from .strategies import to_wire
 
         run, case = self.run, self.case
@@ -273,34 +336,23 @@ class ConformanceItem(pytest.Item):
             response = run.http().request(wire.method, url, params=wire.query, headers=wire.headers, content=wire.body)
         except httpx.HTTPError as exc:
             raise ConformanceFailure(f"transport: the request failed before any response: {type(exc).__name__}: {exc}") from None
-        tolerate = run.tolerate
-        success = contract.index["success"]["status"]
-        if case.invalid is None:
-            if response.status_code != success:
-                raise ConformanceFailure(
-                    f"$: expected the status {success} for a valid request, received {response.status_code} [status, error]\n"
-                    f"  response body: {_body_text(response)}")
-            try:  # a url-form envelope has no image to measure: give the checks the image bytes it names
-                assert_conforms(response, run.provider, run.operation, request=request.image if by_url else request, tolerate=tolerate)
-            except NonConformingResponse as exc:
-                raise ConformanceFailure(str(exc)) from None
+        odd = case.suspicious
+        if case.invalid is not None or (odd is not None and run.strict):
+            label = case.invalid or odd
+            what = "an invalid request" if case.invalid else "a suspicious request in a strict run"
+            _expect_refusal(contract, response, run, f"{what} ({label.kind} at {label.path}: {label.reason})")
             return
-        errors = [s for s in contract.error_statuses if 400 <= s < 500]
-        if not 400 <= response.status_code < 500:
-            raise ConformanceFailure(
-                f"$: expected a 4xx error status ({', '.join(map(str, errors))}) for an invalid request "
-                f"({case.invalid.kind} at {case.invalid.path}: {case.invalid.reason}), received {response.status_code} [status, error]\n"
-                f"  response body: {_body_text(response)}")
-        try:
-            assert_conforms(response, run.provider, run.operation, tolerate=tolerate)
-        except NonConformingResponse as exc:
-            raise ConformanceFailure(str(exc)) from None
+        _expect_success(contract, response, run, request.image if by_url else request)  # url form: the image it names
+        if odd is not None:
+            _expect_warning(response, odd)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if not isinstance(excinfo.value, ConformanceFailure):
             return super().repr_failure(excinfo)
         case = self.case
-        what = "valid request" if case.invalid is None else f"invalid request ({case.invalid.kind} at {case.invalid.path}: {case.invalid.reason})"
+        label = case.invalid or case.suspicious
+        kind = "valid" if label is None else "invalid" if case.invalid else "suspicious"
+        what = f"{kind} request" + ("" if label is None else f" ({label.kind} at {label.path}: {label.reason})")
         lines = [
             f"{self.run.provider} {self.run.operation}: {getattr(self, 'sent', '?')}",
             f"sent: {what}, wire form {case.form}, example {case.name} of seed {self.run.seed}",

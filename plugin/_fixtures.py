@@ -23,6 +23,7 @@ __all__ = ["vision_mock", "vision_respx", "vision_sdk_env"]
 
 INI_SEED = "vision_seed"
 INI_CONFIG = "vision_mock_config"
+INI_STRICT = "vision_strict"
 MARK_SCENARIO = "vision_scenario"
 MARK_SEED = "vision_seed"
 
@@ -49,7 +50,33 @@ def base_config(pytestconfig: pytest.Config) -> Any:
     seed = pytestconfig.getini(INI_SEED)
     if seed not in (None, ""):
         config = replace(config, seed=int(seed))
+    if strict(pytestconfig):
+        config = replace(config, strict=True)
     return config
+
+
+def strict(pytestconfig: pytest.Config) -> bool:
+    """The ini option ``vision_strict``: requests held to the documented contract by the mock (its ``--strict``) and
+    by ``assert_conforms`` (the mock's x-vision-warnings fail it)."""
+    return bool(pytestconfig.getini(INI_STRICT))
+
+
+_PREVIOUS_STRICT = pytest.StashKey[bool]()
+
+
+def configure(pytestconfig: pytest.Config) -> None:
+    """Make ``vision_strict`` the default of ``assert_conforms`` for this session."""
+    from ._conform import set_strict_default
+
+    pytestconfig.stash[_PREVIOUS_STRICT] = set_strict_default(strict(pytestconfig))
+
+
+def unconfigure(pytestconfig: pytest.Config) -> None:
+    """Restore ``assert_conforms``' default (pytester runs a session inside another)."""
+    if _PREVIOUS_STRICT in pytestconfig.stash:
+        from ._conform import set_strict_default
+
+        set_strict_default(pytestconfig.stash[_PREVIOUS_STRICT])
 
 
 def _seed(request: pytest.FixtureRequest, default: int) -> int:

@@ -11,7 +11,7 @@ import pytest
 # on sys.path, and a project folder named contracts/ would otherwise shadow the toolkit's (test_pytester_shadowing).
 from vision_contracts import contracts  # noqa: F401
 
-from . import _conformance, _recordings
+from . import _conformance, _fixtures, _recordings
 from ._fixtures import _vision_apps, _vision_servers, vision_mock, vision_respx, vision_sdk_env  # noqa: F401 (fixtures)
 
 
@@ -20,12 +20,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     _recordings.addoption(parser)
     parser.addini("vision_seed", "seed of the vision_mock / vision_respx mock server (labels, scores)", default="0")
     parser.addini("vision_mock_config", "JSON file of mock server Config fields, relative to the ini file", default="")
+    parser.addini("vision_strict", "hold requests to the documented contract: the mock answers what only the real service "
+                                   "accepts with a 4xx, assert_conforms fails on x-vision-warnings", type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vision_scenario(name, *, provider=None, operation=None, model=None, count=None, "
                                        "seconds=None, **params): play a mock scenario for this test (vision_mock, vision_respx)")
     config.addinivalue_line("markers", "vision_seed(seed): use a mock server with this seed for this test (vision_mock, vision_respx)")
+    _fixtures.configure(config)
     _recordings.configure(config)
 
 
@@ -37,3 +40,4 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _conformance.unconfigure(config)
+    _fixtures.unconfigure(config)

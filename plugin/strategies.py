@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -35,13 +37,14 @@ from vision_contracts.contracts import Contract, Request, find, json_path
 
 from . import _images
 from ._images import ImageSample, image_infos, images, junk_bytes, oversized_png
-from ._schema import OMIT, Translator, UnsupportedSchema, merge, pick, tokens
+from ._schema import OMIT, Translator, UnsupportedSchema, _Parts, merge, pick, tokens
 from ._wire import Wire, to_wire
 
 __all__ = [
     "GeneratedRequest",
     "ImageSample",
     "InvalidRequest",
+    "SuspiciousRequest",
     "UnsupportedSchema",
     "Wire",
     "error_responses",
@@ -51,6 +54,7 @@ __all__ = [
     "invalid_requests",
     "requests",
     "responses",
+    "suspicious_requests",
     "to_wire",
 ]
 
@@ -110,15 +114,15 @@ def _json_path(parts: Iterable[str | int]) -> str:
     return json_path(list(parts))
 
 
-def _set(document: Any, parts: tuple, value: Any) -> Any:
+def _set(document: Any, parts: _Parts, value: Any) -> Any:
     """``document`` with the value at ``parts`` replaced (containers copied on the way down), or deleted for OMIT."""
     if not parts:
         return value
     head, rest = parts[0], parts[1:]
     if isinstance(document, list):
-        copy = list(document)
-        copy[int(head)] = _set(copy[int(head)], rest, value)
-        return copy
+        items = list(document)
+        items[int(head)] = _set(items[int(head)], rest, value)
+        return items
     copy = dict(document or {})
     if not rest and value is OMIT:
         copy.pop(head, None)
@@ -127,7 +131,7 @@ def _set(document: Any, parts: tuple, value: Any) -> Any:
     return copy
 
 
-def _find(document: Any, pointer: str) -> list[tuple[tuple, Any]]:
+def _find(document: Any, pointer: str) -> list[tuple[_Parts, Any]]:
     return [(tuple(parts), value) for parts, value in find(document, pointer)]
 
 
@@ -159,10 +163,10 @@ class _Shape:
                 raise UnsupportedSchema("The strategies only understand allOf branches of the form if/then on 'form'.")
         return merged
 
-    def section(self, name: str) -> Any:
+    def section(self, name: str | int) -> Any:
         return self.schema.get("properties", {}).get(name, True)
 
-    def schema_at(self, parts: tuple) -> tuple[Any, Any] | None:
+    def schema_at(self, parts: _Parts) -> tuple[Any, Any] | None:
         """The (dereferenced schema, resolver) at a pointer, or None when the form's schema has no such place."""
         if not parts:
             return None
@@ -182,8 +186,8 @@ class _Shape:
         branches = schema.get("anyOf", [schema])
         return any(str(self.translator.deref(b, resolver)[0].get("pattern", "")).startswith("^data:") for b in branches)
 
-    def strategies(self) -> dict[str, st.SearchStrategy]:
-        out = {}
+    def strategies(self) -> dict[str, st.SearchStrategy[Any]]:
+        out: dict[str, st.SearchStrategy[Any]] = {}
         for name in SECTIONS:
             schema = self.section(name)
             if name != "body" and (schema is True or schema == {"type": "object"}):
@@ -263,7 +267,9 @@ def _find_property(contract: Contract, names: list[str]) -> str | None:
 
 
 @st.composite
-def _valid_request(draw, shape: _Shape, sections: Mapping[str, st.SearchStrategy], image_strategy, url_prefix: str) -> GeneratedRequest:
+def _valid_request(
+    draw: st.DrawFn, shape: _Shape, sections: Mapping[str, st.SearchStrategy[Any]], image_strategy: st.SearchStrategy[Any], url_prefix: str,
+) -> GeneratedRequest:
     sample = _sample_of(draw(image_strategy))
     values = {name: draw(strategy) for name, strategy in sections.items()}
     envelope = {"form": shape.name, **values}
@@ -349,16 +355,28 @@ def requests(
 @dataclass(frozen=True)
 class _Mutation:
     kind: str
-    parts: tuple
-    value: st.SearchStrategy  # OMIT (as st.just(OMIT)) deletes
+    parts: _Parts
+    value: st.SearchStrategy[Any]  # OMIT (as st.just(OMIT)) deletes
     reason: str
+    keyword: str | None = None  # the schema keyword it breaks, where the contract may name that failure
+
+    def finding(self, contract: Contract) -> str | None:
+        """The check the contract reports this change under, when it names the failure (``schema_findings``)."""
+        if self.keyword is None:
+            return None
+        at = self.parts[:-1] if self.keyword == "additionalProperties" else self.parts
+        return contract.finding_at(self.keyword, at)
+
+    def suspicious(self, contract: Contract) -> bool:
+        """Accepted by the real service though the documents do not list it: a warning unless strict."""
+        return self.finding(contract) in contract.lenient_checks
 
 
 _MALFORMED = ("-", "not valid!", "ftp://example.invalid/image.png")
 _WIRE_TEXT_SECTIONS = ("path", "query", "headers")
 
 
-def _leaf_mutations(schema: Mapping[str, Any], parts: tuple, value: Any) -> Iterator[_Mutation]:
+def _leaf_mutations(schema: Mapping[str, Any], parts: _Parts, value: Any) -> Iterator[_Mutation]:
     where = _json_path(parts)
     textual = parts[0] in _WIRE_TEXT_SECTIONS  # these travel as text: only string-shaped breakage survives the wire
     if "enum" in schema:
@@ -371,9 +389,11 @@ def _leaf_mutations(schema: Mapping[str, Any], parts: tuple, value: Any) -> Iter
         lo = schema.get("minimum", schema.get("exclusiveMinimum"))
         hi = schema.get("maximum", schema.get("exclusiveMaximum"))
         if lo is not None:
-            yield _Mutation("out-of-range", parts, st.just(lo - 1), f"{where} is {lo - 1}, below its minimum {lo}.")
+            low = "minimum" if "minimum" in schema else "exclusiveMinimum"
+            yield _Mutation("out-of-range", parts, st.just(lo - 1), f"{where} is {lo - 1}, below its minimum {lo}.", low)
         if hi is not None:
-            yield _Mutation("out-of-range", parts, st.just(hi + 1), f"{where} is {hi + 1}, above its maximum {hi}.")
+            high = "maximum" if "maximum" in schema else "exclusiveMaximum"
+            yield _Mutation("out-of-range", parts, st.just(hi + 1), f"{where} is {hi + 1}, above its maximum {hi}.", high)
         yield _Mutation("wrong-type", parts, st.just("not-a-number"), f"{where} is a string where the contract wants a {kind}.")
     elif kind == "string":
         if schema.get("minLength", 0) > 0:
@@ -392,7 +412,7 @@ def _leaf_mutations(schema: Mapping[str, Any], parts: tuple, value: Any) -> Iter
         yield _Mutation("wrong-type", parts, st.just("yes"), f"{where} is a string where the contract wants a boolean.")
 
 
-def _mutations(shape: _Shape, value: Any, schema: Any, resolver: Any, parts: tuple) -> Iterator[_Mutation]:
+def _mutations(shape: _Shape, value: Any, schema: Any, resolver: Any, parts: _Parts) -> Iterator[_Mutation]:
     """Every single-place change that breaks the schema and survives the wire, found by walking value and schema."""
     schema, resolver = shape.translator.deref(schema, resolver)
     if not isinstance(schema, dict) or (parts == shape.image_parts and shape.encoding != "none"):
@@ -404,7 +424,8 @@ def _mutations(shape: _Shape, value: Any, schema: Any, resolver: Any, parts: tup
             if name in value and parts[0] != "path":
                 yield _Mutation("missing-required", parts + (name,), st.just(OMIT), f"{where} lacks the required property {name!r}.")
         if schema.get("additionalProperties") is False:
-            yield _Mutation("unknown-property", parts + ("unexpected_parameter",), st.just(1), f"{where} has a property the contract does not know, 'unexpected_parameter'.")
+            yield _Mutation("unknown-property", parts + ("unexpected_parameter",), st.just(1),
+                            f"{where} has a property the contract does not know, 'unexpected_parameter'.", "additionalProperties")
         for name, sub in props.items():
             if name in value:
                 yield from _mutations(shape, value[name], sub, resolver, parts + (name,))
@@ -427,7 +448,10 @@ def _image_mutations(shape: _Shape) -> Iterator[_Mutation]:
     if not shape.image_parts or shape.encoding == "none":
         return
     where = _json_path(shape.image_parts)
-    as_text = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
+
+    def as_text(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
     yield _Mutation("undecodable-image", shape.image_parts, junk_bytes().map(as_text), f"{where} holds bytes that are not an image.")
     yield _Mutation("empty-image", shape.image_parts, st.just(""), f"{where} is empty.")
     yield _Mutation("oversized-image", shape.image_parts, st.just(as_text(oversized_png())), f"{where} declares 8000x8000 pixels, above the 50 megapixel limit.")
@@ -449,22 +473,37 @@ def _check_mutations(shape: _Shape, request: GeneratedRequest) -> Iterator[_Muta
         yield _Mutation("empty-body", ("body",), st.just(None), "The request has an empty body.")
 
 
-@st.composite
-def _invalid_request(draw, shape: _Shape, valid: st.SearchStrategy) -> InvalidRequest:
-    request = draw(valid)
+def _all_mutations(shape: _Shape, request: GeneratedRequest) -> list[_Mutation]:
     envelope = request.instance()
     found: list[_Mutation] = []
     for section in SECTIONS:
         found.extend(_mutations(shape, envelope[section], shape.section(section), shape.resolver, (section,)))
     found.extend(_image_mutations(shape))
     found.extend(_check_mutations(shape, request))
-    kind = draw(st.sampled_from(sorted({m.kind for m in found})))  # kinds first, so each is drawn as often
-    mutation = draw(st.sampled_from([m for m in found if m.kind == kind]))
-    envelope = _set(envelope, mutation.parts, draw(mutation.value))
-    broken = GeneratedRequest(
+    return found
+
+
+def _mutate(
+    draw: st.DrawFn, shape: _Shape, request: GeneratedRequest, found: list[_Mutation],
+    group: Callable[[_Mutation], str] = lambda m: m.kind,
+) -> tuple[_Mutation, GeneratedRequest]:
+    """One of ``found`` applied to ``request``: a group (by default the kind) first, so each is drawn as often, then
+    a place."""
+    kind = draw(st.sampled_from(sorted({group(m) for m in found})))
+    mutation = draw(st.sampled_from([m for m in found if group(m) == kind]))
+    envelope = _set(request.instance(), mutation.parts, draw(mutation.value))
+    changed = GeneratedRequest(
         form=shape.name, body=envelope["body"], path=envelope["path"], query=envelope["query"], headers=envelope["headers"],
         image=request.image, image_size=request.image_size,
     )
+    return mutation, changed
+
+
+@st.composite
+def _invalid_request(draw: st.DrawFn, shape: _Shape, valid: st.SearchStrategy[GeneratedRequest]) -> InvalidRequest:
+    request = draw(valid)
+    found = [m for m in _all_mutations(shape, request) if not m.suspicious(shape.contract)]
+    mutation, broken = _mutate(draw, shape, request, found)
     return InvalidRequest(mutation.kind, _json_path(mutation.parts), mutation.reason, broken)
 
 
@@ -476,13 +515,83 @@ def invalid_requests(provider: str, operation: str, *, forms: Iterable[str] | No
     missing required field (Roboflow's ``api_key``, AI Refinery's ``authorization``...), an unknown property, an
     image that is undecodable, empty, oversized, not base64 or a non-image data URI, an empty body, or an AI Refinery
     prompt point outside the image. Only changes that survive :func:`to_wire` are made: query, path and header
-    values travel as text, so they are never given a wrong JSON type.
+    values travel as text, so they are never given a wrong JSON type. Changes the real service accepts (the
+    contract's default leniencies, e.g. an unknown Hugging Face parameter) are not made here: they are
+    :func:`suspicious_requests`. An invalid request is refused with a 4xx in both modes, lenient and strict.
     """
     contract = contracts.get(provider, operation)
     options = []
     for shape in _shapes(contract, forms, _override_pointers(contract, overrides)):
         valid = requests(provider, operation, forms=[shape.name], **overrides)
         options.append(_invalid_request(shape, valid))
+    return st.one_of(options)
+
+
+# --- suspicious requests -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SuspiciousRequest:
+    """A request the real service accepts although the documented contract finds it suspicious: ``kind``, ``path``
+    and ``reason`` as for :class:`InvalidRequest`, and ``check``, the warning the contract reports it under (e.g.
+    ``parameters-unknown``). Expected answer: the success status, with an ``x-vision-warnings`` header naming
+    ``check`` from the mock; a 4xx in strict mode (``vision-mock --strict``, ``validate_request(..., strict=True)``)."""
+
+    kind: str
+    path: str
+    reason: str
+    check: str
+    request: GeneratedRequest
+
+
+def _can_be_suspicious(shape: _Shape) -> bool:
+    """Whether this form's schema has an object that a default leniency's schema finding names (its properties, or
+    a property's bounds)."""
+    lenient = shape.contract.lenient_checks
+    for finding in shape.contract.schema_findings:
+        if finding.check not in lenient:
+            continue
+        for place in finding.at:
+            found = shape.schema_at(tuple(itertools.takewhile(lambda t: t != "*", place)))
+            if found is not None and isinstance(found[0], dict) and "properties" in found[0]:
+                return True
+    return False
+
+
+@st.composite
+def _suspicious_request(draw: st.DrawFn, shape: _Shape, valid: st.SearchStrategy[GeneratedRequest]) -> SuspiciousRequest:
+    request = draw(valid)
+    found = [m for m in _all_mutations(shape, request) if m.suspicious(shape.contract)]
+    assume(found)
+    mutation, changed = _mutate(draw, shape, request, found, group=lambda m: m.finding(shape.contract) or "")
+    check = mutation.finding(shape.contract) or ""
+    return SuspiciousRequest(mutation.kind, _json_path(mutation.parts), mutation.reason, check, changed)
+
+
+def suspicious_requests(
+    provider: str, operation: str, *, forms: Iterable[str] | None = None, **overrides: Any
+) -> st.SearchStrategy[SuspiciousRequest]:
+    """Requests the real service accepts but the documented contract finds suspicious, each a
+    :class:`SuspiciousRequest` labelled with ``kind``, ``path``, ``reason`` and the warning ``check``.
+
+    Each starts as a valid request with one change that a default leniency of the contract covers: for Hugging
+    Face, an unknown key in the JSON body, in ``options`` or in ``parameters`` (``parameters-unknown``,
+    ``body-property-unknown``), or a threshold outside [0, 1] (``parameter-range``). Lenient (the default), the
+    mock answers it with the success status and names ``check`` in ``x-vision-warnings``, and
+    ``validate_request`` reports a warning; strict, it is refused with a 4xx and reported as an error. Raises
+    ValueError for an operation (or forms) where the contract names no such place.
+    """
+    contract = contracts.get(provider, operation)
+    options = []
+    for shape in _shapes(contract, forms, _override_pointers(contract, overrides)):
+        if _can_be_suspicious(shape):
+            valid = requests(provider, operation, forms=[shape.name], **overrides)
+            options.append(_suspicious_request(shape, valid))
+    if not options:
+        raise ValueError(
+            f"The {provider} {operation} contract names nothing its service accepts beyond the documents in the forms "
+            f"{sorted(forms) if forms is not None else [f['name'] for f in contract.index['forms']]}: there are no "
+            f"suspicious requests to generate (see its leniencies marked default)."
+        )
     return st.one_of(options)
 
 
@@ -499,7 +608,7 @@ class _Fit:
 
 
 @st.composite
-def _mask_png(draw, size: tuple[int, int], values: list[int]) -> str:
+def _mask_png(draw: st.DrawFn, size: tuple[int, int], values: list[int]) -> str:
     pick = st.sampled_from(values)
     corner = st.integers(0, size[0] * size[1] - 1)
     rectangles = [(draw(corner), draw(corner), draw(pick)) for _ in range(draw(st.integers(0, 2)))]
@@ -507,7 +616,7 @@ def _mask_png(draw, size: tuple[int, int], values: list[int]) -> str:
     return base64.b64encode(_images.encode(im, "PNG")).decode("ascii")
 
 
-def _fit_masks(draw, body: Any, fit: _Fit) -> Any:
+def _fit_masks(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     pointer = fit.locations.get("masks")
     if not pointer:
         return body
@@ -529,14 +638,14 @@ def _fit_masks(draw, body: Any, fit: _Fit) -> Any:
     return body
 
 
-def _fit_image_size(draw, body: Any, fit: _Fit) -> Any:
+def _fit_image_size(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     for parts, value in _find(body, fit.locations.get("image_size", "/-")):
         if isinstance(value, dict):
             body = _set(body, parts, {**value, "width": fit.size[0], "height": fit.size[1]})
     return body
 
 
-def _fit_boxes(draw, body: Any, fit: _Fit) -> Any:
+def _fit_boxes(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     w, h = fit.size
     xs, ys = st.integers(0, w), st.integers(0, h)
     for parts, value in _find(body, fit.locations.get("boxes", "/-")):
@@ -546,7 +655,7 @@ def _fit_boxes(draw, body: Any, fit: _Fit) -> Any:
     return body
 
 
-def _fit_scores(draw, body: Any, fit: _Fit) -> Any:
+def _fit_scores(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     t = fit.threshold
     if t is None:
         return body
@@ -556,7 +665,7 @@ def _fit_scores(draw, body: Any, fit: _Fit) -> Any:
     return body
 
 
-def _fit_created(draw, body: Any, fit: _Fit) -> Any:
+def _fit_created(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     span = int(time.time()) - EARLIEST_CREATED
     for parts, value in _find(body, fit.locations.get("created", "/-")):
         if isinstance(value, int):
@@ -564,7 +673,7 @@ def _fit_created(draw, body: Any, fit: _Fit) -> Any:
     return body
 
 
-def _fit_usage(draw, body: Any, fit: _Fit) -> Any:
+def _fit_usage(draw: st.DrawFn, body: Any, fit: _Fit) -> Any:
     for parts, usage in _find(body, fit.locations.get("usage", "/-")):
         if not isinstance(usage, dict):
             continue
@@ -595,7 +704,7 @@ def _response_strategy(contract: Contract) -> st.SearchStrategy:
 
 
 @st.composite
-def _response(draw, contract: Contract, image, threshold: float | None, pair: bool):
+def _response(draw: st.DrawFn, contract: Contract, image: Any, threshold: float | None, pair: bool) -> Any:
     sample = _sample_of(draw(image) if isinstance(image, st.SearchStrategy) else image)
     body = draw(_response_strategy(contract))
     fit = _Fit(sample.size, threshold, contract.index.get("locations", {}), tuple(contract.index["checks"]))

@@ -27,9 +27,8 @@ def _error(response, provider, operation, status):
 @pytest.mark.parametrize(
     ("body", "path", "expected"),
     [
-        ({"inputs": "AAAA", "parameters": {"threshold": 2}}, "$.body.parameters.threshold", "a number <= 1"),
+        ({"inputs": "AAAA", "parameters": {"threshold": "high"}}, "$.body.parameters.threshold", "a value of type number"),
         ({"inputs": "AAAA", "parameters": {"subtask": "everything"}}, "$.body.parameters.subtask", 'one of "instance"'),
-        ({"inputs": "AAAA", "parameters": {"top_k": 3}}, "$.body.parameters", "no properties other than"),
         ({"parameters": {}}, "$.body", "inputs"),
         ({"inputs": 12}, "$.body.inputs", "string"),
     ],

@@ -18,6 +18,7 @@ EXPORTED = [
     "assert_conforms",
     "conformance_cases",
     "strategies",
+    "suspicious_requests",
     "to_wire",
 ]
 
@@ -50,6 +51,7 @@ def test_same_objects_as_their_modules():
     assert plugin.assert_conforms is _conform.assert_conforms and plugin.NonConformingResponse is _conform.NonConformingResponse
     assert plugin.to_wire is _wire.to_wire is strategies.to_wire
     assert plugin.VisionMock is _handle.VisionMock and plugin.strategies is strategies
+    assert plugin.suspicious_requests is strategies.suspicious_requests
 
 
 def test_entry_point_is_hooks_and_fixtures_only():

@@ -115,7 +115,8 @@ CASES = [
     Case("hf-json-nested-900-parameters", HF_DET, 400, content=b'{"inputs": "AAAA", "parameters": ' + nested_json(900) + b"}", headers=JSON_CT),
     Case("hf-json-nested-objects-5000", HF_DET, 400, content=b'{"inputs": "AAAA", "parameters": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001, headers=JSON_CT),
     Case("hf-json-huge-array", HF_SEG, 400, content=_json({"inputs": "AAAA", "parameters": {"threshold": list(range(30_000))}})),
-    Case("hf-json-many-keys", HF_DET, 400, content=_json({"inputs": "AAAA", "parameters": {f"k{i}": i for i in range(10_000)}})),
+    Case("hf-json-many-keys", HF_DET, 400, content=_json({"inputs": "AAAA", "parameters": {f"k{i}": i for i in range(10_000)}}),
+         headers=JSON_CT),  # 10,000 unknown keys are warnings; the undecodable image is the 400
     # --- body size -------------------------------------------------------------------------------------------------
     Case("hf-body-over-limit", HF_DET, 413, content=b"\x89PNG" + b"\x00" * (MAX_BODY + 1), headers={"content-type": "image/png"}),
     Case("hf-body-over-limit-chunked", HF_SEG, 413, content=b"\x00" * (MAX_BODY * 2), chunked=True),
@@ -125,11 +126,10 @@ CASES = [
     Case("hf-threshold-infinity", HF_DET, 400, content=_hf_json(raw='{"threshold": Infinity}'), headers=JSON_CT),
     Case("hf-threshold-minus-infinity", HF_SEG, 400, content=_hf_json(raw='{"threshold": -Infinity}'), headers=JSON_CT),
     Case("hf-threshold-1e309-overflows", HF_SEG, 400, content=_hf_json(raw='{"threshold": 1e309}'), headers=JSON_CT),
-    Case("hf-threshold-negative", HF_DET, 400, content=_hf_json({"threshold": -0.5})),
-    Case("hf-threshold-above-one", HF_SEG, 400, content=_hf_json({"mask_threshold": 1.5})),
-    Case("hf-threshold-string", HF_DET, 400, content=_hf_json({"threshold": "0.5"})),
-    Case("hf-threshold-bool", HF_SEG, 400, content=_hf_json({"overlap_mask_area_threshold": True})),
-    Case("hf-subtask-unicode", HF_SEG, 400, content=_hf_json({"subtask": "ｐａｎｏｐｔｉｃ"})),
+    # (a negative or above-one threshold is answered by the real service: see test_what_the_service_accepts_...)
+    Case("hf-threshold-string", HF_DET, 400, content=_hf_json({"threshold": "0.5"}), headers=JSON_CT),
+    Case("hf-threshold-bool", HF_SEG, 400, content=_hf_json({"overlap_mask_area_threshold": True}), headers=JSON_CT),
+    Case("hf-subtask-unicode", HF_SEG, 400, content=_hf_json({"subtask": "ｐａｎｏｐｔｉｃ"}), headers=JSON_CT),
     Case("hf-wrong-content-type-json-label-garbage", HF_DET, 400, content=b"\x00\x01garbage", headers=JSON_CT),
     Case("hf-bad-authorization-scheme", HF_DET, 400, content=PNG, headers={"authorization": "Basic dXNlcjpwYXNz"}),
     # --- unicode and path traversal in model ids ----------------------------------------------------------------
@@ -233,6 +233,27 @@ def test_server_answers_normally_after_the_corpus(hostile_client):
     assert r.status_code == 200
     r = hostile_client.post(AIR, content=_air(), headers={**BEARER, **JSON_CT})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_what_the_service_accepts_is_answered_with_warnings_unless_strict(strict):
+    """Out-of-range thresholds and thousands of unknown parameters: the real service answers them (the pipeline
+    compares scores with any number and drops unknown keywords), so the mock does, with a bounded x-vision-warnings
+    header; strict, they get the provider's 400."""
+    many = {f"k{i}": i for i in range(10_000)}
+    bodies = [(HF_DET, {"threshold": -0.5}, "parameter-range"), (HF_SEG, {"mask_threshold": 1.5}, "parameter-range"),
+              (HF_DET, many, "parameters-unknown")]
+    with serve(Config(port=0, max_body_bytes=MAX_BODY, strict=strict)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        for path, params, check in bodies:
+            r = client.post(path, content=_hf_json(params), headers=JSON_CT)
+            warnings = r.headers.get(contracts.WARNINGS_HEADER, "")
+            if strict:
+                assert r.status_code == 400 and "$.body.parameters." in r.json()["error"], r.text[:300]
+                continue
+            assert r.status_code == 200, r.text[:300]
+            assert warnings.startswith(f"{check}; path=$.body.parameters.") and len(warnings) <= 1024 and warnings.isascii()
+        if not strict:
+            assert contracts.parse_warnings(warnings)[-1][0] == "truncated"  # 10,000 warnings, one bounded header
 
 
 def test_json_depth_is_limited_before_parsing_and_configurable(hostile_client):
