@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from types import FrameType
 
 import uvicorn
 
-from ._app import create_app
+from ._app import create_app, prepare_state
 from ._config import Config, from_mapping, parse_args
+from ._scenarios import ScenarioError
+from ._state import StateError, TemporaryState
 
 _ENV = "VISION_MOCK_CONFIG"
 
@@ -21,8 +27,32 @@ def app_factory() -> object:
     return create_app(from_mapping(json.loads(raw)) if raw else Config())
 
 
+def _with_state(config: Config) -> Config:
+    """The config with the state store every worker shares, created and seeded before uvicorn starts. Without
+    ``--state``: a SQLite file in a fresh temporary folder, removed when this process ends, at exit or on SIGTERM
+    (uvicorn shuts down gracefully, then raises the signal again to end the process: the folder goes first)."""
+    if config.state is None:
+        temporary = TemporaryState()
+        atexit.register(temporary.remove)
+
+        def remove_then_end(signum: int, frame: FrameType | None) -> None:
+            temporary.remove()
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+        signal.signal(signal.SIGTERM, remove_then_end)
+        config = replace(config, state=temporary.path)
+    prepare_state(config)
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    try:
+        config = _with_state(config)
+    except (StateError, ScenarioError) as exc:
+        print(f"vision-mock: {exc}", file=sys.stderr)
+        return 2
     print(
         f"vision-mock: serving {', '.join(config.providers)} on http://{config.host}:{config.port} "
         f"(seed {config.seed}, models: {', '.join(f'{m}={t}' for m, t in config.models.items())})",

@@ -1,6 +1,9 @@
 """The admin API under the reserved prefix ``/__vision__``: scenarios, model loading, rate limits, the request
 journal and a reset. It never collides with provider paths (no provider path starts with ``/__``) and is listed in
-``/openapi.json``."""
+``/openapi.json``.
+
+The endpoints that read or change the shared state store are plain ``def`` functions: FastAPI runs them in its
+thread pool, so the store's blocking calls never hold up the event loop."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from ._scenarios import SCENARIOS, Behaviour, ScenarioError, make_spec
+from ._scenarios import SCENARIOS, Behaviour, Rule, RuleRequest, ScenarioError
 
 __all__ = ["ADMIN_PREFIX", "add_rule", "admin_router"]
 
@@ -56,17 +59,9 @@ class RateLimitIn(BaseModel):
     seconds: float = Field(gt=0, strict=True)
 
 
-def add_rule(behaviour: Behaviour, rule: Mapping[str, Any]):
+def add_rule(behaviour: Behaviour, rule: Mapping[str, Any]) -> Rule:
     """Add a rule from its JSON form (config file or admin API); raises ScenarioError with a clear sentence."""
-    known = {"scenario", "params", "provider", "operation", "model", "count", "seconds"}
-    unknown = set(rule) - known
-    if unknown:
-        raise ScenarioError(f"A scenario rule takes the keys {sorted(known)}, got {sorted(unknown)}.")
-    if "scenario" not in rule:
-        raise ScenarioError("A scenario rule needs a 'scenario' name.")
-    spec = make_spec(str(rule["scenario"]), rule.get("params") or {})
-    return behaviour.add_rule(spec, provider=rule.get("provider"), operation=rule.get("operation"), model=rule.get("model"),
-                              count=rule.get("count"), seconds=rule.get("seconds"))
+    return behaviour.add(RuleRequest.from_json(rule))
 
 
 def _server(request: Request):
@@ -86,7 +81,7 @@ def admin_router() -> APIRouter:
         return _server(request).config.describe()
 
     @router.get("/scenarios", summary="The scenario catalogue, the active rules, model loading and rate limits")
-    async def scenarios(request: Request) -> dict[str, Any]:
+    def scenarios(request: Request) -> dict[str, Any]:
         behaviour = _server(request).behaviour
         return {
             "catalogue": {name: {"description": d, "params": dict(p)} for name, (d, p) in SCENARIOS.items()},
@@ -96,30 +91,26 @@ def admin_router() -> APIRouter:
         }
 
     @router.post("/scenarios", status_code=201, summary="Add a server-wide scenario rule", responses=_BODY_ERRORS)
-    async def add_scenario(request: Request, rule: RuleIn) -> dict[str, Any]:
+    def add_scenario(request: Request, rule: RuleIn) -> dict[str, Any]:
         try:
             return add_rule(_server(request).behaviour, rule.model_dump(exclude_none=True)).as_dict()
         except ScenarioError as exc:
             raise HTTPException(422, str(exc)) from None
 
     @router.delete("/scenarios", summary="Remove every scenario rule")
-    async def clear_scenarios(request: Request) -> dict[str, int]:
-        behaviour = _server(request).behaviour
-        removed = 0
-        for rule in behaviour.rules():
-            removed += behaviour.remove_rule(rule.id)
-        return {"removed": removed}
+    def clear_scenarios(request: Request) -> dict[str, int]:
+        return {"removed": _server(request).behaviour.clear_rules()}
 
     @router.delete("/scenarios/{rule_id}", summary="Remove one scenario rule",
                    responses={404: {"model": AdminError, "description": "No rule has this id"}})
-    async def remove_scenario(request: Request, rule_id: int) -> dict[str, int]:
+    def remove_scenario(request: Request, rule_id: int) -> dict[str, int]:
         if not _server(request).behaviour.remove_rule(rule_id):
             raise HTTPException(404, f"No scenario rule has the id {rule_id}.")
         return {"removed": 1}
 
     @router.post("/loading", status_code=201, summary="Make a Hugging Face model 'load' for N requests or S seconds",
                  responses=_BODY_ERRORS)
-    async def loading(request: Request, body: LoadingIn) -> dict[str, Any]:
+    def loading(request: Request, body: LoadingIn) -> dict[str, Any]:
         behaviour = _server(request).behaviour
         try:
             behaviour.set_loading(body.model, requests=body.requests, seconds=body.seconds)
@@ -128,13 +119,13 @@ def admin_router() -> APIRouter:
         return {"loading": behaviour.loading()}
 
     @router.post("/rate-limits", status_code=201, summary="Limit a provider to N requests per S seconds", responses=_BODY_ERRORS)
-    async def rate_limit(request: Request, body: RateLimitIn) -> dict[str, Any]:
+    def rate_limit(request: Request, body: RateLimitIn) -> dict[str, Any]:
         behaviour = _server(request).behaviour
         behaviour.set_rate_limit(body.provider, body.requests, body.seconds)
         return {"rate_limits": behaviour.rate_limits()}
 
     @router.get("/journal", summary="The request journal, oldest first, filtered")
-    async def journal(
+    def journal(
         request: Request,
         provider: str | None = None,
         operation: str | None = None,
@@ -144,15 +135,15 @@ def admin_router() -> APIRouter:
         limit: int = Query(1000, ge=1, le=100_000),
     ) -> dict[str, Any]:
         j = _server(request).journal
-        entries = j.entries(provider=provider, operation=operation, status=status, valid=valid, path=path)
-        return {**j.summary(), "matched": len(entries), "entries": [e.as_dict() for e in entries[-limit:]]}
+        page = j.entries(limit=limit, provider=provider, operation=operation, status=status, valid=valid, path=path)
+        return {**j.summary(), "matched": page.matched, "entries": page.entries}
 
     @router.delete("/journal", summary="Clear the request journal")
-    async def clear_journal(request: Request) -> dict[str, int]:
+    def clear_journal(request: Request) -> dict[str, int]:
         return {"removed": _server(request).journal.clear()}
 
     @router.post("/reset", summary="Back to the configured state: rules, loading, rate limits, journal and cache")
-    async def reset(request: Request) -> dict[str, str]:
+    def reset(request: Request) -> dict[str, str]:
         _server(request).reset()
         return {"status": "reset"}
 

@@ -39,12 +39,13 @@ from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
 from . import _families, _generate
-from ._admin import ADMIN_PREFIX, add_rule, admin_router
+from ._admin import ADMIN_PREFIX, admin_router
 from ._config import Config
 from ._fetch import FetchError, fetch_image
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._play import FaultResponse, gate, violate
-from ._scenarios import Behaviour
+from ._scenarios import Behaviour, Configured
+from ._state import JournalBounds, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
     RawRequest,
@@ -118,17 +119,23 @@ class Route:
 
 
 class Server:
-    """The mock's state and its request pipeline. One per app (``app.state.server``)."""
+    """The mock's state and its request pipeline. One per app (``app.state.server``). Rules, model loading, rate-limit
+    windows and the journal live in the state store (``mockserver._state``), shared by every worker of a server and,
+    over Redis, by several servers; only the response cache belongs to this process."""
+
 
     def __init__(self, config: Config):
         self.config = config
         self.started = time.time()
         self.created = config.created if config.created is not None else int(self.started)
         self.cache = _ResponseCache(config.cache_size)
-        self.behaviour = Behaviour(config.seed)
-        self.journal = Journal(config.journal_limit)
+        # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
+        self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes))
+        self.behaviour = Behaviour(self.state, config.seed)
+        self.journal = Journal(self.state)
+        self.configured = Configured.from_json(config.rate_limits, config.loading, config.scenarios)
+        self.behaviour.seed(self.configured)  # once per store: a restart on a kept --state finds its state as it was
         self.catalogue = config.catalogue()
-        self.configure_behaviour()
         self.generators: Mapping[tuple[str, str], Callable[[bytes, Mapping[str, Any]], Any]] = {
             ("huggingface", "image-segmentation"): self._hf_segmentation,
             ("huggingface", "object-detection"): self._hf_detection,
@@ -136,20 +143,10 @@ class Server:
             ("airefinery", "image-segmentation"): self._airefinery,
         }
 
-    def configure_behaviour(self) -> None:
-        """(Re)apply the configured rate limits, model loading and server-wide scenario rules."""
-        self.behaviour.reset()
-        for provider, rate in self.config.rate_limits.items():
-            self.behaviour.set_rate_limit(provider, int(rate["requests"]), float(rate["seconds"]))
-        for model, spec in self.config.loading.items():
-            self.behaviour.set_loading(model, requests=spec.get("requests"), seconds=spec.get("seconds"))
-        for rule in self.config.scenarios:
-            add_rule(self.behaviour, rule)
-
     def reset(self) -> None:
-        """Back to the configured state: behaviour, journal and response cache."""
-        self.configure_behaviour()
-        self.journal.clear()
+        """Back to the configured state: rules, loading, rate limits and the journal in the shared store (in one step,
+        for every worker and server), and this process's response cache. Blocking: call it from a worker thread."""
+        self.behaviour.reset(self.configured)
         self.cache.clear()
 
     # --- generation adapters (pure functions of the image and parameters) ------------------------------------
@@ -252,15 +249,13 @@ class Server:
             entry.body_size, entry.body_sha256 = exc.received or exc.limit + 1, None
             entry.provider = route.provider
             entry.verdict = {"valid": False, "violations": [f"$.body: {exc}."]}
-            return self._finish(entry, error_response(route.contracts[0], 413, f"The request body is too large: {exc}."), started)
+            return await self._finish(entry, error_response(route.contracts[0], 413, f"The request body is too large: {exc}."), started)
         except ClientDisconnect:  # the client left mid-body: journal it; the answer goes nowhere (uvicorn drops it)
             entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
             entry.provider = route.provider
             entry.verdict = {"valid": False, "violations": ["$.body: the client disconnected before sending the whole body."]}
             response = error_response(route.contracts[0], reject_status(route.contracts[0]), "The client disconnected before sending the whole body.")
-            self._finish(entry, response, started)
-            entry.status = None  # nobody received an answer
-            return response
+            return await self._finish(entry, response, started, answered=False)
         entry = self.journal.open(raw.method, raw.path, raw.query.items(), raw.headers.items(), raw.body)
         entry.provider = route.provider
         try:
@@ -270,12 +265,15 @@ class Server:
             contract = route.contracts[0]
             status = 500 if 500 in contract.error_statuses else reject_status(contract)
             response = error_response(contract, status, f"The mock server failed: {type(exc).__name__}: {exc}.")
-        return self._finish(entry, response, started)
+        return await self._finish(entry, response, started)
 
-    def _finish(self, entry: Entry, response: Response, started: float) -> Response:
-        entry.status = None if isinstance(response, FaultResponse) else response.status_code
+    async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True) -> Response:
+        """Record the entry, committed before the answer leaves: a server killed after answering loses no entry."""
+        entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        await run_in_threadpool(self.journal.record, entry)
         return response
+
 
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
         contract, path_params, error = self.select(route, raw)
@@ -461,6 +459,16 @@ def _redact_logs() -> None:
             logger.addFilter(RedactQueryFilter())
 
 
+def prepare_state(config: Config) -> None:
+    """Before uvicorn starts (workers or not): the config's state store created, or opened, and seeded with the
+    configured behaviour unless it was before. Raises StateError or ScenarioError with a sentence."""
+    store = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes))
+    try:
+        Behaviour(store, config.seed).seed(Configured.from_json(config.rate_limits, config.loading, config.scenarios))
+    finally:
+        store.close()
+
+
 def create_app(config: Config | None = None) -> FastAPI:
     """The mock server's FastAPI app for a configuration (defaults: every provider, the seed models)."""
     config = config or Config()
@@ -496,6 +504,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
             entry.status = exc.status_code
             entry.verdict = {"valid": False, "violations": [f"$: no operation is served at {request.method} {request.url.path}."]}
+            await run_in_threadpool(server.journal.record, entry)
         hf = _hf_contract(config) if exc.status_code == 404 and _HF_PATH.match(request.url.path) else None
         if hf is not None:  # a model id no route can hold (e.g. a newline): Hugging Face's own 404 shape
             return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import _families
+from ._state import without_password
 
 __all__ = ["DEFAULT_MODELS", "PROVIDERS", "Config", "ConfigError", "load_config", "parse_args"]
 
@@ -60,7 +61,8 @@ class Config:
     on for the providers named, off for the others); ``rate_limits`` maps a provider to ``{"requests", "seconds"}``;
     ``loading`` maps a Hugging Face model id to ``{"requests": N}`` or ``{"seconds": S}`` of 503 "currently
     loading" answers; ``scenarios`` are server-wide rules ``{"scenario", "params", "provider", "operation", "model",
-    "count", "seconds"}``; ``journal_limit`` bounds the request journal; ``max_wait_seconds`` caps how long
+    "count", "seconds"}``; ``journal_limit`` and ``journal_max_bytes`` bound the request journal (entries, bytes of
+    JSON); ``state`` says where it and the behaviour state live; ``max_wait_seconds`` caps how long
     ``x-wait-for-model: true`` waits; ``roboflow_models`` ("dataset/version" ids), when given, makes every other
     Roboflow model answer 404 {"detail": "Not Found"}.
 
@@ -97,6 +99,10 @@ class Config:
     loading: Mapping[str, Mapping[str, float]] = field(default_factory=_frozen_map)
     scenarios: tuple[Mapping[str, Any], ...] = ()
     journal_limit: int = 1000
+    journal_max_bytes: int = 16_000_000
+    # Where rules, loading, rate-limit windows and the journal live (mockserver._state): None, a temporary SQLite file
+    # for one server; a path, that SQLite file kept across restarts; redis://HOST:PORT/DB, shared by several servers.
+    state: str | None = None
     max_wait_seconds: float = 30.0
     roboflow_models: tuple[str, ...] = ()
 
@@ -140,6 +146,10 @@ class Config:
                 raise ConfigError(f"loading[{model!r}] must be {{\"requests\": N}} or {{\"seconds\": S}}, got {spec!r}.")
         if self.journal_limit < 1:
             raise ConfigError(f"journal_limit must be at least 1, got {self.journal_limit}.")
+        if self.journal_max_bytes < 1:
+            raise ConfigError(f"journal_max_bytes must be at least 1, got {self.journal_max_bytes}.")
+        if self.state is not None and (not isinstance(self.state, str) or not self.state.strip()):
+            raise ConfigError(f"state must be a SQLite file path or a redis://HOST:PORT/DB URL, got {self.state!r}.")
         if self.max_wait_seconds < 0:
             raise ConfigError(f"max_wait_seconds must be 0 or more, got {self.max_wait_seconds}.")
 
@@ -171,6 +181,7 @@ class Config:
         """The configuration for display (admin API, logs): tokens replaced by a count."""
         out = self.to_json()
         out["auth"] = {p: f"{len(t)} token(s), redacted" for p, t in self.auth.items()}
+        out["state"] = None if self.state is None else without_password(self.state)
         return out
 
 
@@ -294,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roboflow-model", metavar="DATASET/VERSION", action="append", default=[],
                    help="serve only these Roboflow models (others get 404 Not Found); repeatable")
     p.add_argument("--journal-limit", type=int, help="requests kept in the request journal (default 1000)")
+    p.add_argument("--journal-max-bytes", type=int, help="bytes of JSON kept in the request journal (default 16000000)")
+    p.add_argument("--state", metavar="PATH|redis://HOST:PORT/DB",
+                   help="where rules, loading, rate limits and the journal live: a SQLite file kept across restarts, or a "
+                        "Redis database shared by several servers (default: a temporary SQLite file, removed at exit)")
     p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
     return p
@@ -324,7 +339,7 @@ def load_config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = {}
     for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level",
                  "max_body_bytes", "max_pixels", "max_json_depth",
-                 "journal_limit", "max_wait_seconds"):
+                 "journal_limit", "journal_max_bytes", "state", "max_wait_seconds"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.providers is not None:

@@ -1,22 +1,24 @@
-"""The request journal: every request the mock received, secrets redacted, bounded in memory, safe across threads.
+"""The request journal: every request the mock received, secrets redacted, kept in the server's state store.
 
-Pure bookkeeping: no FastAPI import. The app records one :class:`Entry` per request (whatever its outcome) and the
-admin API lists, filters and clears them. ``total`` keeps counting after old entries are evicted, so a test can
-compare the number of requests it sent with the number received even past the bound.
+No FastAPI import. The app records one :class:`Entry` per request (whatever its outcome) before answering it, and the
+admin API lists, filters and clears them. The store bounds the journal in entries and bytes; ``total`` keeps counting
+after old entries are evicted (``evicted`` says how many), so a test can compare the number of requests it sent with
+the number received even past the bound.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
+import os
 import re
-import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
+
+from ._state import JournalFilter, JournalPage, StateStore
 
 __all__ = ["REDACTED", "Entry", "Journal", "RedactQueryFilter", "redact_headers", "redact_query", "redact_url"]
 
@@ -65,7 +67,8 @@ class Entry:
     """One request as the journal keeps it."""
 
     id: int
-    time: float
+    time: float  # Unix time of arrival
+    time_iso: str  # the same instant in ISO 8601, UTC
     method: str
     path: str
     query: dict[str, str]
@@ -84,63 +87,52 @@ class Entry:
     scenario: str | None = None
     status: int | None = None
     duration_ms: float | None = None
+    worker: int = 0  # the process id of the worker that served it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def iso_time(unix: float) -> str:
+    """``1700000000.5`` -> ``2023-11-14T22:13:20.500Z``."""
+    return datetime.fromtimestamp(unix, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Journal:
-    """A bounded, thread-safe log of requests with exact counts."""
+    """The request journal, kept by the server's state store: shared by every worker (and, over Redis, every server),
+    bounded in entries and bytes, counted exactly (``total`` = ``kept`` + ``evicted``).
 
-    def __init__(self, limit: int = 1000):
-        if limit < 1:
-            raise ValueError(f"The journal limit must be at least 1, got {limit}.")
-        self.limit = limit
-        self._entries: deque[Entry] = deque(maxlen=limit)
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self.total = 0
+    :meth:`open` builds an entry as a request arrives (secrets redacted, no I/O); :meth:`record` commits the finished
+    entry, which gets its id then. ``record`` and the listings block: the server calls them from worker threads.
+    """
 
-    def open(self, method: str, path: str, query: Iterable[tuple[str, str]], headers: Iterable[tuple[str, str]], body: bytes) -> Entry:
-        """Record a request as it arrives; the caller fills in the outcome on the returned entry."""
-        entry = Entry(
-            id=0, time=time.time(), method=method, path=path, query=redact_query(query), headers=redact_headers(headers),
-            body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+    def __init__(self, store: StateStore):
+        self.store = store
+
+    @staticmethod
+    def open(method: str, path: str, query: Iterable[tuple[str, str]], headers: Iterable[tuple[str, str]], body: bytes) -> Entry:
+        """An entry for a request as it arrives; the caller fills in the outcome, then records it."""
+        now = time.time()
+        return Entry(
+            id=0, time=now, time_iso=iso_time(now), method=method, path=path, query=redact_query(query),
+            headers=redact_headers(headers), body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+            worker=os.getpid(),
         )
-        with self._lock:
-            entry.id = next(self._ids)
-            self._entries.append(entry)
-            self.total += 1
-        return entry
 
-    def entries(self, **filters: Any) -> list[Entry]:
-        """Entries, oldest first, matching every given filter (provider, operation, status, form, valid, path)."""
-        with self._lock:
-            items = list(self._entries)
-        return [e for e in items if _matches(e, filters)]
+    def record(self, entry: Entry) -> int:
+        """Commit a finished entry (blocking); its id, also set on the entry."""
+        entry.id = self.store.record(entry.as_dict())
+        return entry.id
+
+    def entries(self, *, limit: int = 100_000, provider: str | None = None, operation: str | None = None,
+                status: int | None = None, valid: bool | None = None, path: str | None = None) -> JournalPage:
+        """The kept entries matching every given filter (``path`` a prefix): how many, and the newest ``limit``."""
+        return self.store.entries(JournalFilter(provider, operation, status, valid, path), limit)
 
     def clear(self) -> int:
-        with self._lock:
-            dropped = len(self._entries)
-            self._entries.clear()
-            self.total = 0
-        return dropped
+        return self.store.clear_journal()
 
     def summary(self) -> dict[str, Any]:
-        with self._lock:
-            return {"total": self.total, "kept": len(self._entries), "limit": self.limit}
-
-
-def _matches(entry: Entry, filters: Mapping[str, Any]) -> bool:
-    for key, wanted in filters.items():
-        if wanted is None:
-            continue
-        if key == "valid":
-            if entry.verdict.get("valid") != wanted:
-                return False
-        elif key == "path":
-            if not entry.path.startswith(wanted):
-                return False
-        elif getattr(entry, key) != wanted:
-            return False
-    return True
+        counts = self.store.counts()
+        return {"total": counts.total, "kept": counts.kept, "evicted": counts.evicted, "bytes": counts.bytes,
+                "limit": self.store.bounds.entries, "max_bytes": self.store.bounds.bytes}

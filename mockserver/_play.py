@@ -1,9 +1,9 @@
 """Playing provider behaviour for one request: auth, rate limits, scenarios, model loading and faults.
 
 ``gate`` runs before a request is served and either answers it (a provider-format error, a fault) or lets it
-through with the scenarios still to apply to the normal answer (``schema-violation``). The pure state lives in
-``_scenarios.Behaviour``; this module turns it into Starlette responses in each provider's format, reading the
-statuses and error shapes from the contract.
+through with the scenarios still to apply to the normal answer (``schema-violation``). The state lives in
+``_scenarios.Behaviour`` over the shared state store (blocking calls, made from worker threads); this module turns
+it into Starlette responses in each provider's format, reading the statuses and error shapes from the contract.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -74,7 +75,7 @@ def loading_response(contract: Contract, model: str, eta: float) -> Response:
 async def _loading(server: Any, contract: Contract, raw: RawRequest, model: str, eta: float) -> Response | None:
     if contract.provider == "huggingface" and raw.flag("x-wait-for-model", False):
         await asyncio.sleep(min(eta, server.config.max_wait_seconds))
-        server.behaviour.finish_loading(model)
+        await run_in_threadpool(server.behaviour.finish_loading, model)
         return None
     return loading_response(contract, model, eta)
 
@@ -87,11 +88,11 @@ def _model(contract: Contract, path_params: Mapping[str, Any], envelope_body: An
     return ""
 
 
-def _specs(server: Any, contract: Contract, raw: RawRequest, model: str) -> list[Spec]:
+async def _specs(server: Any, contract: Contract, raw: RawRequest, model: str) -> list[Spec]:
     header = raw.header(CONTROL_HEADER)
     if header is not None:
         return parse_header(header)
-    rule = server.behaviour.take_rule(contract.provider, contract.operation, model or None)
+    rule = await run_in_threadpool(server.behaviour.take_rule, contract.provider, contract.operation, model or None)
     return [rule] if rule is not None else []
 
 
@@ -102,11 +103,11 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
     auth = contract.index["auth"]
     if tokens is not None and not token_ok(credential(auth["scheme"], auth["name"], raw.headers, raw.query), tokens):
         return Outcome(_status_response(contract, auth["failure_status"], auth["failure_message"]), played=["auth"])
-    allowed, limit_headers = server.behaviour.hit(contract.provider)
+    allowed, limit_headers = await run_in_threadpool(server.behaviour.hit, contract.provider)
     if not allowed:
         return Outcome(_status_response(contract, 429, f"Rate limit reached: retry after {limit_headers['retry-after']} seconds.", limit_headers), played=["rate-limit"])
     try:
-        specs = _specs(server, contract, raw, model)
+        specs = await _specs(server, contract, raw, model)
     except ScenarioError as exc:
         return Outcome(_status_response(contract, 400 if 400 in contract.error_statuses else 422, f"The {CONTROL_HEADER} header cannot be played: {exc}"), played=["bad-scenario"])
     outcome = Outcome(played=[s.name for s in specs])
@@ -118,7 +119,7 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
         if spec.name == "schema-violation":
             outcome.after.append(spec)
     if contract.provider == "huggingface":
-        eta = server.behaviour.loading_eta(model)
+        eta = await run_in_threadpool(server.behaviour.loading_eta, model)
         if eta is not None:
             outcome.played.append("loading")
             outcome.response = await _loading(server, contract, raw, model, eta)

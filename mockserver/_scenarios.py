@@ -1,9 +1,10 @@
 """Scenarios: what provider behaviour or fault to play for a request, chosen per request by the control header,
 for N requests or a duration through rules (config file or admin API), plus model loading and rate limits.
 
-Pure state and parsing, no FastAPI import; the app turns a chosen :class:`Spec` into a response. All state sits on
-one :class:`Behaviour` object owned by the app and guarded by a lock, so concurrent admin changes and requests are
-safe.
+No FastAPI import; the app turns a chosen :class:`Spec` into a response. The state (rules, model loading,
+rate-limit windows) lives in the server's state store (``mockserver._state``) as JSON documents, each change one atomic
+update, so every worker and server sharing the store counts exactly; :class:`Behaviour` gives those documents their
+meaning.
 
 Control header grammar (in the spirit of Prism's ``Prefer``), one or more specs separated by commas::
 
@@ -13,16 +14,19 @@ Control header grammar (in the spirit of Prism's ``Prefer``), one or more specs 
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONTROL_HEADER", "SCENARIOS", "Behaviour", "Rule", "ScenarioError", "Spec", "parse_header"]
+from ._state import KEEP, Json, StateStore
+
+__all__ = [
+    "CONTROL_HEADER", "SCENARIOS", "Behaviour", "Configured", "Rule", "RuleRequest", "ScenarioError", "Spec", "parse_header",
+]
 
 CONTROL_HEADER = "x-vision-scenario"
 
@@ -103,9 +107,44 @@ def parse_header(value: str) -> list[Spec]:
     return specs
 
 
+@dataclass(frozen=True)
+class RuleRequest:
+    """A rule as asked for (config file or admin API), checked: what to play, for which requests, how long."""
+
+    spec: Spec
+    provider: str | None = None
+    operation: str | None = None
+    model: str | None = None
+    count: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.count is not None and (isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1):
+            raise ScenarioError(f"A rule's count must be a whole number of at least 1, got {self.count!r}.")
+        if self.seconds is not None and (isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float))
+                                         or not math.isfinite(self.seconds) or self.seconds <= 0):
+            raise ScenarioError(f"A rule's seconds must be a positive number, got {self.seconds!r}.")
+
+    @classmethod
+    def from_json(cls, rule: Mapping[str, Any]) -> RuleRequest:
+        """A rule from its JSON form; raises ScenarioError with a clear sentence."""
+        known = {"scenario", "params", "provider", "operation", "model", "count", "seconds"}
+        unknown = set(rule) - known
+        if unknown:
+            raise ScenarioError(f"A scenario rule takes the keys {sorted(known)}, got {sorted(unknown)}.")
+        if "scenario" not in rule:
+            raise ScenarioError("A scenario rule needs a 'scenario' name.")
+        spec = make_spec(str(rule["scenario"]), rule.get("params") or {})
+        return cls(spec, rule.get("provider"), rule.get("operation"), rule.get("model"), rule.get("count"), rule.get("seconds"))
+
+    def make(self, rule_id: int, now: float) -> Rule:
+        until = None if self.seconds is None else now + self.seconds
+        return Rule(rule_id, self.spec, self.provider, self.operation, self.model, self.count, until)
+
+
 @dataclass
 class Rule:
-    """A server-wide scenario for matching requests, for a number of requests and/or a duration."""
+    """A server-wide scenario for matching requests, for a number of requests and/or until a Unix time."""
 
     id: int
     spec: Spec
@@ -129,143 +168,214 @@ class Rule:
         return {
             "id": self.id, "scenario": self.spec.as_dict(), "provider": self.provider, "operation": self.operation,
             "model": self.model, "remaining": self.remaining,
-            "seconds_left": None if self.until is None else max(0.0, round(self.until - time.monotonic(), 3)),
+            "seconds_left": None if self.until is None else max(0.0, round(self.until - time.time(), 3)),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "scenario": self.spec.as_dict(), "provider": self.provider, "operation": self.operation,
+                "model": self.model, "remaining": self.remaining, "until": self.until}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Rule:
+        spec = Spec(doc["scenario"]["name"], dict(doc["scenario"]["params"]))
+        return cls(doc["id"], spec, doc["provider"], doc["operation"], doc["model"], doc["remaining"], doc["until"])
+
+
+# The documents of the state store (JSON), changed atomically, shared by every worker and server:
+RULES = "rules"  # {"next_id": int, "rules": [Rule.to_json(), ...]} in the order they were added
+LOADING = "loading"  # {model: {"remaining": int | None, "until": Unix time | None}}
+RATE_LIMITS = "rate-limits"  # {provider: {"requests": int, "seconds": float, "start": Unix time | None, "count": int}}
+
+
+def _rules(doc: Json) -> tuple[int, list[Rule]]:
+    doc = doc or {"next_id": 1, "rules": []}
+    return int(doc["next_id"]), [Rule.from_json(r) for r in doc["rules"]]
+
+
+def _rules_doc(next_id: int, rules: Iterable[Rule]) -> dict[str, Any]:
+    return {"next_id": next_id, "rules": [r.to_json() for r in rules]}
+
+
+def _window_headers(limit: int, count: int, reset: float) -> tuple[bool, dict[str, str]]:
+    headers = {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-remaining": str(max(0, limit - count)),
+        "x-ratelimit-reset": str(math.ceil(reset)),
+    }
+    allowed = count <= limit
+    if not allowed:
+        headers["retry-after"] = str(max(1, math.ceil(reset)))
+    return allowed, headers
+
+
+def _optional_int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Configured:
+    """The behaviour a server is configured with, which a reset returns to: rate limits (provider -> (requests,
+    seconds)), model loading (model -> (requests, seconds)) and rules."""
+
+    rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    loading: Mapping[str, tuple[int | None, float | None]] = field(default_factory=dict)
+    rules: tuple[RuleRequest, ...] = ()
+
+    @classmethod
+    def from_json(cls, rate_limits: Mapping[str, Mapping[str, float]], loading: Mapping[str, Mapping[str, float]],
+                  rules: Iterable[Mapping[str, Any]]) -> Configured:
+        """From a config's ``rate_limits``, ``loading`` and ``scenarios``; raises ScenarioError for a bad rule."""
+        return cls(
+            {p: (int(r["requests"]), float(r["seconds"])) for p, r in rate_limits.items()},
+            {m: (_optional_int(s.get("requests")), _optional_float(s.get("seconds"))) for m, s in loading.items()},
+            tuple(RuleRequest.from_json(rule) for rule in rules),
+        )
+
+    def documents(self, first_rule_id: int, now: float) -> dict[str, Json]:
+        rules = [r.make(first_rule_id + i, now) for i, r in enumerate(self.rules)]
+        return {
+            RULES: _rules_doc(first_rule_id + len(rules), rules),
+            LOADING: {m: {"remaining": n, "until": None if s is None else now + s} for m, (n, s) in self.loading.items()},
+            RATE_LIMITS: {p: {"requests": n, "seconds": s, "start": None, "count": 0} for p, (n, s) in self.rate_limits.items()},
         }
 
 
-@dataclass
-class _Loading:
-    remaining: int | None
-    until: float | None
-
-
-@dataclass
-class _Window:
-    start: float
-    count: int = 0
-
-
 class Behaviour:
-    """Every piece of scenario state of one server: rules, model loading, rate-limit windows, the delay RNG."""
+    """The scenario state of a server: rules, model loading and rate-limit windows in the shared state store (each
+    change one atomic update of a document, so counts are exact across workers and servers), and the delay RNG.
 
-    def __init__(self, seed: int = 0):
+    Every method but :meth:`delay_seconds` calls the store, blocking: the server calls them from worker threads.
+    Times are Unix times (``time.time()``): they mean the same in every process.
+    """
+
+    def __init__(self, store: StateStore, seed: int = 0):
+        self.store = store
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._rules: list[Rule] = []
-        self._loading: dict[str, _Loading] = {}
-        self._windows: dict[str, _Window] = {}
-        self._limits: dict[str, tuple[int, float]] = {}
         self._rng = random.Random(seed)
         self._seed = seed
 
     # rules -------------------------------------------------------------------------------------------------
     def add_rule(self, spec: Spec, *, provider: str | None = None, operation: str | None = None, model: str | None = None,
                  count: int | None = None, seconds: float | None = None) -> Rule:
-        if count is not None and count < 1:
-            raise ScenarioError(f"A rule's count must be at least 1, got {count}.")
-        if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
-            raise ScenarioError(f"A rule's seconds must be a positive number, got {seconds}.")
-        with self._lock:
-            rule = Rule(next(self._ids), spec, provider, operation, model, count,
-                        None if seconds is None else time.monotonic() + seconds)
-            self._rules.append(rule)
-            return rule
+        return self.add(RuleRequest(spec, provider, operation, model, count, seconds))
+
+    def add(self, request: RuleRequest) -> Rule:
+        now = time.time()
+
+        def change(doc: Json) -> tuple[Json, Rule]:
+            next_id, rules = _rules(doc)
+            rule = request.make(next_id, now)
+            return _rules_doc(next_id + 1, [*rules, rule]), rule
+
+        return self.store.update(RULES, change)
 
     def rules(self) -> list[Rule]:
-        with self._lock:
-            self._prune(time.monotonic())
-            return list(self._rules)
+        now = time.time()
+        return [r for r in _rules(self.store.read(RULES))[1] if not r.expired(now)]
 
     def remove_rule(self, rule_id: int) -> bool:
-        with self._lock:
-            before = len(self._rules)
-            self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) != before
+        return self._remove(lambda rule: rule.id == rule_id) > 0
+
+    def clear_rules(self) -> int:
+        """Remove every live rule; how many there were."""
+        now = time.time()
+        return self._remove(lambda rule: not rule.expired(now))
+
+    def _remove(self, doomed: Callable[[Rule], bool]) -> int:
+        def change(doc: Json) -> tuple[Json, int]:
+            next_id, rules = _rules(doc)
+            kept = [r for r in rules if not doomed(r)]
+            removed = len(rules) - len(kept)
+            return (_rules_doc(next_id, kept) if removed else KEEP), removed
+
+        return self.store.update(RULES, change)
 
     def take_rule(self, provider: str, operation: str | None, model: str | None) -> Spec | None:
         """The first live rule matching the request, counting this request against it."""
-        now = time.monotonic()
-        with self._lock:
-            self._prune(now)
-            for rule in self._rules:
-                if rule.matches(provider, operation, model):
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                    return rule.spec
-        return None
+        now = time.time()
 
-    def _prune(self, now: float) -> None:
-        self._rules = [r for r in self._rules if not r.expired(now)]
+        def change(doc: Json) -> tuple[Json, Spec | None]:
+            next_id, rules = _rules(doc)
+            live = [r for r in rules if not r.expired(now)]
+            chosen = next((r for r in live if r.matches(provider, operation, model)), None)
+            counted = chosen is not None and chosen.remaining is not None
+            if chosen is not None and chosen.remaining is not None:
+                chosen.remaining -= 1
+            if not counted and len(live) == len(rules):
+                return KEEP, None if chosen is None else chosen.spec
+            return _rules_doc(next_id, [r for r in live if not r.expired(now)]), None if chosen is None else chosen.spec
+
+        return self.store.update(RULES, change)
 
     # model loading -----------------------------------------------------------------------------------------
     def set_loading(self, model: str, *, requests: int | None = None, seconds: float | None = None) -> None:
         if requests is None and seconds is None:
             raise ScenarioError(f"Model {model!r} loading needs 'requests' or 'seconds'.")
-        with self._lock:
-            self._loading[model] = _Loading(requests, None if seconds is None else time.monotonic() + seconds)
+        state = {"remaining": requests, "until": None if seconds is None else time.time() + seconds}
+        self.store.update(LOADING, lambda doc: ({**(doc or {}), model: state}, None))
 
     def loading_eta(self, model: str, *, consume: bool = True) -> float | None:
         """Seconds until ``model`` is loaded (None when it is), counting this request when loading is by count."""
-        now = time.monotonic()
-        with self._lock:
-            state = self._loading.get(model)
+        now = time.time()
+
+        def change(doc: Json) -> tuple[Json, float | None]:
+            doc = doc or {}
+            state = doc.get(model)
             if state is None:
-                return None
-            if state.until is not None and now < state.until:
-                return round(state.until - now, 3)
-            if state.remaining is not None and state.remaining > 0:
-                if consume:
-                    state.remaining -= 1
-                return 1.0
-            del self._loading[model]
-            return None
+                return KEEP, None
+            if state["until"] is not None and now < state["until"]:
+                return KEEP, round(state["until"] - now, 3)
+            if state["remaining"] is not None and state["remaining"] > 0:
+                if not consume:
+                    return KEEP, 1.0
+                state["remaining"] -= 1
+                return doc, 1.0
+            del doc[model]
+            return doc, None
+
+        return self.store.update(LOADING, change)
 
     def finish_loading(self, model: str) -> None:
-        with self._lock:
-            self._loading.pop(model, None)
+        self.store.update(LOADING, lambda doc: ({k: v for k, v in doc.items() if k != model}, None) if doc and model in doc else (KEEP, None))
 
     def loading(self) -> dict[str, dict[str, Any]]:
-        now = time.monotonic()
-        with self._lock:
-            return {m: {"requests": s.remaining, "seconds_left": None if s.until is None else max(0.0, round(s.until - now, 3))}
-                    for m, s in self._loading.items()}
+        now = time.time()
+        return {m: {"requests": s["remaining"], "seconds_left": None if s["until"] is None else max(0.0, round(s["until"] - now, 3))}
+                for m, s in (self.store.read(LOADING) or {}).items()}
 
     # rate limits -------------------------------------------------------------------------------------------
     def set_rate_limit(self, provider: str, requests: int, seconds: float) -> None:
         if requests < 1 or seconds <= 0:
             raise ScenarioError(f"A rate limit needs requests >= 1 and seconds > 0, got {requests} per {seconds}.")
-        with self._lock:
-            self._limits[provider] = (requests, seconds)
-            self._windows.pop(provider, None)
+        limit = {"requests": requests, "seconds": seconds, "start": None, "count": 0}
+        self.store.update(RATE_LIMITS, lambda doc: ({**(doc or {}), provider: limit}, None))
 
     def rate_limits(self) -> dict[str, dict[str, float]]:
-        with self._lock:
-            return {p: {"requests": r, "seconds": s} for p, (r, s) in self._limits.items()}
+        return {p: {"requests": w["requests"], "seconds": w["seconds"]} for p, w in (self.store.read(RATE_LIMITS) or {}).items()}
 
     def hit(self, provider: str) -> tuple[bool, dict[str, str]]:
         """Count a request against the provider's window: (allowed, rate-limit headers)."""
-        now = time.monotonic()
-        with self._lock:
-            if provider not in self._limits:
-                return True, {}
-            limit, seconds = self._limits[provider]
-            window = self._windows.get(provider)
-            if window is None or now - window.start >= seconds:
-                window = self._windows[provider] = _Window(now)
-            window.count += 1
-            reset = max(0.0, seconds - (now - window.start))
-            headers = {
-                "x-ratelimit-limit": str(limit),
-                "x-ratelimit-remaining": str(max(0, limit - window.count)),
-                "x-ratelimit-reset": str(math.ceil(reset)),
-            }
-            allowed = window.count <= limit
-            if not allowed:
-                headers["retry-after"] = str(max(1, math.ceil(reset)))
-            return allowed, headers
+        now = time.time()
+
+        def change(doc: Json) -> tuple[Json, tuple[bool, dict[str, str]]]:
+            window = (doc or {}).get(provider)
+            if window is None:
+                return KEEP, (True, {})
+            if window["start"] is None or now - window["start"] >= window["seconds"]:
+                window["start"], window["count"] = now, 0
+            window["count"] += 1
+            reset = max(0.0, window["seconds"] - (now - window["start"]))
+            return doc, _window_headers(window["requests"], window["count"], reset)
+
+        return self.store.update(RATE_LIMITS, change)
 
     # delays ------------------------------------------------------------------------------------------------
     def delay_seconds(self, spec: Spec) -> float:
+        """A delay's length; random ones come from this process's seeded RNG (each worker draws its own sequence)."""
         if spec.params.get("ms") is not None and "min_ms" not in spec.params:
             return spec.get("ms") / 1000
         low, high = spec.get("min_ms"), max(spec.get("min_ms"), spec.get("max_ms"))
@@ -273,12 +383,15 @@ class Behaviour:
             return self._rng.uniform(low, high) / 1000
 
     # everything --------------------------------------------------------------------------------------------
-    def reset(self, *, keep_configured: Iterable[tuple[str, int, float]] = ()) -> None:
+    def seed(self, configured: Configured) -> bool:
+        """Write the configured state unless the store holds a server's state already (a restart on a kept
+        ``--state``, another worker or server that came first); True when written."""
+        return self.store.seed(configured.documents(1, time.time()))
+
+    def reset(self, configured: Configured) -> None:
+        """Back to the configured state in one step: rules, loading and rate limits as configured, the journal
+        emptied. Rule ids keep growing."""
+        next_id, _ = _rules(self.store.read(RULES))
+        self.store.reset(configured.documents(next_id, time.time()))
         with self._lock:
-            self._rules.clear()
-            self._loading.clear()
-            self._windows.clear()
-            self._limits.clear()
             self._rng = random.Random(self._seed)
-        for provider, requests, seconds in keep_configured:
-            self.set_rate_limit(provider, requests, seconds)

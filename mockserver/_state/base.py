@@ -1,0 +1,172 @@
+"""The state store's one interface: small JSON documents changed atomically, and the request journal.
+
+What a server shares with its other workers (and, over Redis, with other servers) goes through a
+:class:`StateStore`. The scenario rules, model loading and rate-limit windows are *documents*: the store reads and
+changes each one atomically and knows nothing of their meaning (that lives in ``mockserver._scenarios``). The journal
+is the store's own: ids, exact counts, the bound in entries and bytes, filters over everything kept.
+
+Every call blocks (file or network I/O): the server makes them from worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "KEEP",
+    "JournalBounds",
+    "JournalCounts",
+    "JournalFilter",
+    "JournalPage",
+    "Json",
+    "StateError",
+    "StateStore",
+    "encode_entry",
+    "without_password",
+]
+
+Json = Any  # a JSON value: dict, list, str, int, float, bool or None
+T = TypeVar("T")
+
+SEEDED = "__seeded__"  # the document that marks a store whose configured state was written once
+
+
+class _Keep:
+    """The marker a change returns to leave its document as it was (nothing is written)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+class StateError(RuntimeError):
+    """A state store that cannot be opened or used, with a sentence naming the store and the reason."""
+
+
+@dataclass(frozen=True)
+class JournalBounds:
+    """How much of the journal a store keeps: the oldest entries go first once either bound is passed (the newest
+    entry always stays, however large)."""
+
+    entries: int = 1000
+    bytes: int = 16_000_000
+
+    def __post_init__(self) -> None:
+        if self.entries < 1 or self.bytes < 1:
+            raise ValueError(f"The journal bounds must be at least 1 entry and 1 byte, got {self.entries} and {self.bytes}.")
+
+
+DEFAULT_BOUNDS = JournalBounds()
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """Which journal entries to list: every given field must match (``path`` is a prefix); None matches anything."""
+
+    provider: str | None = None
+    operation: str | None = None
+    status: int | None = None
+    valid: bool | None = None
+    path: str | None = None
+
+    def matches(self, entry: Mapping[str, Any]) -> bool:
+        verdict = entry.get("verdict") or {}
+        return (
+            (self.provider is None or entry.get("provider") == self.provider)
+            and (self.operation is None or entry.get("operation") == self.operation)
+            and (self.status is None or entry.get("status") == self.status)
+            and (self.valid is None or verdict.get("valid") == self.valid)
+            and (self.path is None or str(entry.get("path", "")).startswith(self.path))
+        )
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    """The entries a filter matched among all that are kept: how many, and the newest ``limit`` of them, oldest
+    first."""
+
+    matched: int
+    entries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JournalCounts:
+    """``total`` requests recorded since the journal was last cleared, ``kept`` of them still held (``bytes`` of JSON),
+    ``evicted`` dropped by the bound; ``total == kept + evicted``."""
+
+    total: int
+    kept: int
+    evicted: int
+    bytes: int
+
+
+def encode_entry(entry: Mapping[str, Any]) -> str:
+    """An entry as the store keeps it: compact ASCII JSON without its ``id`` (the store assigns ids)."""
+    body = {k: v for k, v in entry.items() if k != "id"}
+    if not body:
+        raise ValueError("A journal entry needs at least one field besides its id.")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+
+
+def without_password(url: str) -> str:
+    """``redis://:secret@host:6379/0?password=x`` -> ``redis://:[redacted]@host:6379/0?password=[redacted]``, for
+    messages and the config view; a file path is returned as it is."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:[redacted]@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{name}=[redacted]" if name.lower() == "password" else f"{name}{sep}{value}"
+        for name, sep, value in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+class StateStore(Protocol):
+    """Documents changed atomically, and the request journal; one implementation per engine (SQLite, Redis)."""
+
+    location: str  # what to name the store in messages (never a password)
+    bounds: JournalBounds
+
+    def read(self, key: str) -> Json:
+        """The document ``key`` as last committed, or None."""
+        ...
+
+    def update(self, key: str, change: Callable[[Json], tuple[Json, T]]) -> T:
+        """Atomically: ``new, answer = change(current)`` (current is None when absent), store ``new`` unless it is
+        ``KEEP``, return ``answer``. ``change`` may run more than once (optimistic engines retry): it must be pure."""
+        ...
+
+    def seed(self, documents: Mapping[str, Json]) -> bool:
+        """Write ``documents`` unless this store was seeded before (by any worker or server); True when written."""
+        ...
+
+    def reset(self, documents: Mapping[str, Json]) -> None:
+        """In one step: replace ``documents`` and empty the journal (its counts back to zero; ids keep growing)."""
+        ...
+
+    def record(self, entry: Mapping[str, Any]) -> int:
+        """Append a finished journal entry (its ``id`` ignored), committed before returning; its new, unique id."""
+        ...
+
+    def entries(self, where: JournalFilter, limit: int) -> JournalPage:
+        """The kept entries ``where`` matches, filtered in the store over everything kept."""
+        ...
+
+    def counts(self) -> JournalCounts:
+        ...
+
+    def clear_journal(self) -> int:
+        """Empty the journal (counts back to zero); how many entries were kept."""
+        ...
+
+    def close(self) -> None:
+        ...
