@@ -1,4 +1,5 @@
-"""``python -m vision_contracts.mockserver`` / ``vision-mock``: serve every provider on 127.0.0.1:8000 (see ``--help``)."""
+"""``python -m vision_contracts.mockserver`` / ``vision-mock``: serve every provider on 127.0.0.1:8000 (see
+``--help``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from types import FrameType
 
 import uvicorn
 
+from ._adminauth import exposure_problem
 from ._app import create_app, prepare_state
 from ._config import Config, from_mapping, parse_args
+from ._limits import uvicorn_options
 from ._scenarios import ScenarioError
 from ._state import StateError, TemporaryState
 
@@ -48,6 +51,10 @@ def _with_state(config: Config) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    problem = exposure_problem(config)
+    if problem:
+        print(f"vision-mock: {problem}", file=sys.stderr)
+        return 2
     try:
         config = _with_state(config)
     except (StateError, ScenarioError) as exc:
@@ -61,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.workers > 1:
         os.environ[_ENV] = json.dumps(config.to_json())
         uvicorn.run("vision_contracts.mockserver.__main__:app_factory", factory=True, host=config.host, port=config.port,
-                    workers=config.workers, log_level=config.log_level)
+                    workers=config.workers, log_level=config.log_level, **uvicorn_options(config))
     else:
-        uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=config.log_level)
+        uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=config.log_level, **uvicorn_options(config))
     return 0
 
 

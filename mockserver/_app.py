@@ -40,16 +40,22 @@ from vision_contracts.contracts import Contract, ImageError, WireError, open_ima
 
 from . import _families, _generate
 from ._admin import ADMIN_PREFIX, admin_router
+from ._adminauth import AdminGuard
 from ._config import Config
 from ._fetch import FetchError, fetch_image
 from ._journal import Entry, Journal, RedactQueryFilter
-from ._play import FaultResponse, gate, violate
+from ._limits import Busy, DecodeGate
+from ._play import FaultResponse, gate, loading_response, violate
 from ._scenarios import Behaviour, Configured
 from ._state import JournalBounds, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
+    BodyTimeout,
     RawRequest,
     RequestTooLarge,
+    cache_identity,
+    redacted,
+    use_cache,
     error_response,
     image_bytes,
     image_value,
@@ -129,6 +135,7 @@ class Server:
         self.started = time.time()
         self.created = config.created if config.created is not None else int(self.started)
         self.cache = _ResponseCache(config.cache_size)
+        self.decodes = DecodeGate.from_config(config)  # images decoded/generated at once, and their pixels
         # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
         self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes))
         self.behaviour = Behaviour(self.state, config.seed)
@@ -228,13 +235,13 @@ class Server:
                if hint is not None else " (TASK: image-segmentation or object-detection)."))
         return " ".join(message)
 
-    def cache_key(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any]) -> str:
+    def cache_key(self, contract: Contract, raw: RawRequest, envelope: contracts.Request, image: bytes) -> str:
+        """The response cache's key: the canonical parsed request with its image's bytes (``_wire.cache_identity``),
+        the operation and the seed. Computed after validation, so a hit never skips it."""
         auth = contract.index.get("auth", {})
         credential = raw.header(auth["name"]) if auth.get("in") == "header" else None
-        query = "&".join(f"{k}={v}" for k, v in sorted(raw.query.items()))
         return _generate.digest(
-            contract.provider, contract.operation, json.dumps(sorted(path_params.items()), default=str), query,
-            raw.content_type or "", credential or "", str(self.config.seed), raw.body,
+            contract.provider, contract.operation, str(self.config.seed), cache_identity(contract, envelope, image, credential),
         )
 
     # --- the pipeline ------------------------------------------------------------------------------------------
@@ -243,7 +250,12 @@ class Server:
         """Serve one provider request and record it in the journal, whatever its outcome."""
         started = time.perf_counter()
         try:
-            raw = await read_raw(request, self.config.max_body_bytes)
+            raw = await read_raw(request, self.config.max_body_bytes, self.config.body_timeout_seconds)
+        except BodyTimeout as exc:  # a slow or stalled client: it may still read the answer
+            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
+            entry.provider = route.provider
+            entry.verdict = {"valid": False, "violations": [f"$.body: {exc}"]}
+            return await self._finish(entry, error_response(route.contracts[0], reject_status(route.contracts[0]), str(exc)), started)
         except RequestTooLarge as exc:
             entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
             entry.body_size, entry.body_sha256 = exc.received or exc.limit + 1, None
@@ -289,17 +301,7 @@ class Server:
         if outcome.response is not None:
             await self._judge(contract, raw, path_params, entry)
             return _mark_guess(outcome.response, resolution)
-        use_cache = raw.flag("x-use-cache", True) if contract.provider == "huggingface" else True
-        key = self.cache_key(contract, raw, path_params)
-        hit = self.cache.get(key) if use_cache else None
-        if hit is not None:
-            entry.verdict = {"valid": True, "violations": [], "warnings": _cached_warnings(hit[1]), "strict": self.config.strict,
-                             "note": "served from the response cache; the identical request was valid"}
-            response = Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**hit[1], CACHE_HEADER: "hit"})
-            if resolution is not None:
-                entry.model_family = resolution.journal(_families.header_subtask(hit[1].get(FAMILY_HEADER)))
-        else:
-            response = await self._compute(contract, raw, path_params, key, entry)
+        response = await self._compute(contract, raw, path_params, entry)
         if outcome.after and response.status_code == 200:
             response = Response(violate(contract, response.body), media_type=JSON_MEDIA_TYPE, headers={
                 k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
@@ -307,10 +309,11 @@ class Server:
 
     async def _judge(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry):
         """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
-        try:
-            envelope = raw.parse(contract, path_params, max_json_depth=self.config.max_json_depth)
+        try:  # off the event loop: a large JSON or multipart body takes CPU time
+            envelope = await run_in_threadpool(raw.parse, contract, path_params, max_json_depth=self.config.max_json_depth,
+                                               max_form_parts=self.config.max_form_parts)
         except WireError as exc:
-            entry.verdict = {"valid": False, "violations": [str(wire_violation(exc))]}
+            entry.verdict = {"valid": False, "violations": [str(redacted(wire_violation(exc)))]}
             return None, exc, None
         report, facts = await run_in_threadpool(
             contract.check_request, envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
@@ -319,7 +322,7 @@ class Server:
         entry.verdict = _verdict(report, self.config.strict)
         return envelope, report, facts
 
-    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], key: str, entry: Entry) -> Response:
+    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
         reject = reject_status(contract)
         envelope, report, facts = await self._judge(contract, raw, path_params, entry)
         if envelope is None:
@@ -328,23 +331,29 @@ class Server:
         warned = _warnings_header(report)
         if report.errors:
             return error_response(contract, reject, report_message(contract, report), report.errors, headers=warned)
-        value = image_value(contract, envelope)
-        try:
-            if envelope.form == "url":
-                data = await fetch_image(self.config, str(value))
-                open_image(data, max_pixels=self.config.max_pixels)
-            else:
-                data = image_bytes(value)
-        except FetchError as exc:
-            return error_response(contract, reject, str(exc))
-        except ImageError as exc:
-            return error_response(contract, reject, f"The image at {value!s:.100} is unusable: {exc}.")
+        loaded = await self._request_image(contract, envelope, facts, reject)
+        if isinstance(loaded, Response):
+            return loaded
+        data, pixels = loaded
         resolution = self._resolution(contract, path_params)
+        key = self.cache_key(contract, raw, envelope, data)
+        hit = self.cache.get(key) if use_cache(contract, raw, envelope) else None
+        if hit is not None:  # validated above like any request; only generation is skipped
+            entry.verdict["note"] = "served from the response cache"
+            if resolution is not None:
+                entry.model_family = resolution.journal(_families.header_subtask(hit[1].get(FAMILY_HEADER)))
+            cached = {k: v for k, v in hit[1].items() if k != contracts.WARNINGS_HEADER}
+            return Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**cached, **warned, CACHE_HEADER: "hit"})
         generate = self._generator(contract, resolution)
         started = time.perf_counter()
         try:
-            body = await run_in_threadpool(generate, data, facts.params)
+            async with self.decodes.slot(pixels):  # bounded decodes at once; the work runs in a thread
+                body = await run_in_threadpool(generate, data, facts.params)
+        except Busy as exc:
+            return _busy_response(contract, path_params, exc)
         except ImageError as exc:
+            if envelope.form == "url":
+                return error_response(contract, reject, _undecodable_url(image_value(contract, envelope), self.config))
             return error_response(contract, reject, f"The request image is unusable: {exc}.")
         except Exception as exc:  # a bug in the mock: answer in the provider's format, never a bare 500 page
             log.exception("generation failed for %s %s", contract.provider, contract.operation)
@@ -360,6 +369,27 @@ class Server:
         self.cache.put(key, (content, headers))
         return Response(content, media_type=JSON_MEDIA_TYPE, headers={**headers, CACHE_HEADER: "miss"})
 
+    async def _request_image(
+        self, contract: Contract, envelope: contracts.Request, facts: contracts.RequestFacts, reject: int,
+    ) -> tuple[bytes, int] | Response:
+        """The request image's bytes and pixel count, or the error answer: from the body, or fetched for ``?image=URL``
+        (whose errors never repeat what was fetched: no bytes, sizes or decoder messages)."""
+        value = image_value(contract, envelope)
+        try:
+            if envelope.form == "url":
+                data = await fetch_image(self.config, str(value))
+                width, height = open_image(data, max_pixels=self.config.max_pixels).size
+                return data, width * height
+            data = image_bytes(value)
+        except FetchError as exc:
+            return error_response(contract, reject, str(exc))
+        except ImageError as exc:
+            if envelope.form == "url":
+                return error_response(contract, reject, _undecodable_url(value, self.config))
+            return error_response(contract, reject, f"The image at {value!s:.100} is unusable: {exc}.")
+        pixels = facts.image.width * facts.image.height if facts.image is not None else self.config.max_pixels
+        return data, pixels
+
     def _success_headers(self, contract: Contract, elapsed: float) -> dict[str, str]:
         known = {"x-compute-time": f"{elapsed:.3f}", "x-compute-type": "cpu"}
         return {name: known[name] for name in contract.index["success"].get("headers", []) if name in known}
@@ -368,8 +398,8 @@ class Server:
 def _verdict(report: contracts.Report, strict: bool) -> dict[str, Any]:
     """The journal's verdict: errors (the request was refused) apart from warnings (answered all the same, and named in
     the x-vision-warnings header), and whether the server judged strictly."""
-    return {"valid": not report.errors, "violations": [str(v) for v in report.errors],
-            "warnings": [str(v) for v in report.warnings], "strict": strict}
+    return {"valid": not report.errors, "violations": [str(redacted(v)) for v in report.errors],
+            "warnings": [str(redacted(v)) for v in report.warnings], "strict": strict}
 
 
 def _warnings_header(report: contracts.Report) -> dict[str, str]:
@@ -378,9 +408,20 @@ def _warnings_header(report: contracts.Report) -> dict[str, str]:
     return {contracts.WARNINGS_HEADER: value} if value else {}
 
 
-def _cached_warnings(headers: Mapping[str, str]) -> list[str]:
-    """A cached answer's warnings, as its x-vision-warnings header named them."""
-    return [f"{path} [{check}, warning]" for check, path in contracts.parse_warnings(headers.get(contracts.WARNINGS_HEADER))]
+def _undecodable_url(value: Any, config: Config) -> str:
+    """The one sentence for a fetched image that does not decode: nothing of what was fetched is repeated."""
+    return (f"The image at {value!s:.200} is not an image the mock can decode (PNG, JPEG, GIF, BMP, TIFF or WebP of at "
+            f"most {config.max_pixels} pixels).")
+
+
+def _busy_response(contract: Contract, path_params: Mapping[str, Any], busy: Busy) -> Response:
+    """503 with Retry-After when no decode slot came free in time; Hugging Face's own 503 is its loading answer."""
+    retry = {"retry-after": str(busy.retry_after)}
+    if contract.provider == "huggingface":
+        response = loading_response(contract, str(path_params.get("model_id", "model")), float(busy.retry_after))
+        response.headers.update(retry)
+        return response
+    return error_response(contract, 503, str(busy), headers=retry)
 
 
 def _mark_guess(response: Response, resolution: _families.Resolution | None) -> Response:
@@ -511,6 +552,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
+    app.add_middleware(AdminGuard, config=config)  # inside _CollapseSlashes: it sees the collapsed path
     app.add_middleware(_CollapseSlashes)
     return app
 

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import _families
+from ._adminauth import ADMIN_TOKEN_ENV, allowed_hosts
 from ._state import without_password
 
 __all__ = ["DEFAULT_MODELS", "PROVIDERS", "Config", "ConfigError", "load_config", "parse_args"]
@@ -105,6 +106,20 @@ class Config:
     state: str | None = None
     max_wait_seconds: float = 30.0
     roboflow_models: tuple[str, ...] = ()
+    # The mock as a service (see _service_problem): the admin plane's lock, SSRF, and per-request bounds.
+    admin_token: str | None = None
+    insecure_admin: bool = False
+    admin_hosts: tuple[str, ...] = ()
+    allow_private_images: bool = False
+    max_delay_seconds: float = 60.0
+    max_form_parts: int = 100
+    decode_slots: int = 0
+    decode_pixel_budget: int = 100_000_000
+    decode_wait_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+    body_timeout_seconds: float = 60.0
+    shutdown_seconds: float = 3.0
+    limit_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", _frozen_map(self.models))
@@ -152,6 +167,10 @@ class Config:
             raise ConfigError(f"state must be a SQLite file path or a redis://HOST:PORT/DB URL, got {self.state!r}.")
         if self.max_wait_seconds < 0:
             raise ConfigError(f"max_wait_seconds must be 0 or more, got {self.max_wait_seconds}.")
+        object.__setattr__(self, "admin_hosts", tuple(self.admin_hosts))
+        problem = _service_problem(self)
+        if problem:
+            raise ConfigError(problem)
 
     def auth_tokens(self, provider: str) -> tuple[str, ...] | None:
         """The accepted tokens when auth is on for ``provider``, else None."""
@@ -181,8 +200,27 @@ class Config:
         """The configuration for display (admin API, logs): tokens replaced by a count."""
         out = self.to_json()
         out["auth"] = {p: f"{len(t)} token(s), redacted" for p, t in self.auth.items()}
+        out["admin_token"] = "set, redacted" if self.admin_token else None
         out["state"] = None if self.state is None else without_password(self.state)
         return out
+
+
+def _service_problem(config: Config) -> str | None:
+    """The first unusable value among the service options (admin plane, bounds, timeouts), as a sentence."""
+    try:
+        allowed_hosts(config.admin_hosts)
+    except ValueError as exc:
+        return f"admin_hosts: {exc}."
+    if config.admin_token is not None and (not isinstance(config.admin_token, str) or not config.admin_token.strip()):
+        return "admin_token must be a non-empty string (or absent for no admin token)."
+    at_least = {"max_form_parts": 1, "decode_pixel_budget": 1, "decode_slots": 0, "max_delay_seconds": 0,
+                "decode_wait_seconds": 0, "keep_alive_seconds": 0, "body_timeout_seconds": 0, "shutdown_seconds": 0}
+    for name, low in at_least.items():
+        if getattr(config, name) < low:
+            return f"{name} must be at least {low}, got {getattr(config, name)}."
+    if config.limit_concurrency is not None and config.limit_concurrency < 1:
+        return f"limit_concurrency must be at least 1 (or absent for no limit), got {config.limit_concurrency}."
+    return None
 
 
 _KEYS = frozenset(f.name for f in fields(Config))
@@ -311,7 +349,51 @@ def build_parser() -> argparse.ArgumentParser:
                         "Redis database shared by several servers (default: a temporary SQLite file, removed at exit)")
     p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
+    _add_service_options(p)
     return p
+
+
+def _add_service_options(p: argparse.ArgumentParser) -> None:
+    """The admin plane's lock, SSRF opt-in, and the bounds and timeouts of the mock as a service."""
+    g = p.add_argument_group("admin plane and service bounds")
+    g.add_argument("--admin-token", metavar="TOKEN",
+                   help="admin calls (/__vision__) need 'Authorization: Bearer TOKEN' (also: VISION_MOCK_ADMIN_TOKEN); "
+                        "required to bind a non-loopback --host")
+    g.add_argument("--insecure-admin", action="store_true",
+                   help="serve a non-loopback --host without an admin token (anyone reaching it controls the mock)")
+    g.add_argument("--admin-host", metavar="NAME[:PORT]", action="append", default=[],
+                   help="another Host name admin calls may use (a load balancer's); '*' accepts any; repeatable")
+    g.add_argument("--allow-private-images", action="store_true",
+                   help="with --allow-remote-images, also fetch loopback, private and link-local addresses (off: no SSRF)")
+    g.add_argument("--max-delay-seconds", type=float, help="cap on one request's total injected delay (default 60)")
+    g.add_argument("--max-form-parts", type=int, help="most parts in a multipart body; more get 400 (default 100)")
+    g.add_argument("--decode-slots", type=int, help="images decoded and generated at once (default 0: the number of cores)")
+    g.add_argument("--decode-pixel-budget", type=int,
+                   help="pixels of images decoding at once, across requests (default 100000000); others wait")
+    g.add_argument("--decode-wait-seconds", type=float,
+                   help="longest wait for a decode slot before 503 with Retry-After (default 30)")
+    g.add_argument("--keep-alive-seconds", type=float, help="idle keep-alive connections are closed after this (default 5)")
+    g.add_argument("--body-timeout-seconds", type=float,
+                   help="a request body must arrive within this many seconds, else 400 (default 60)")
+    g.add_argument("--shutdown-seconds", type=float,
+                   help="on SIGTERM, in-flight requests (delays included) get this long before they are cancelled (default 3)")
+    g.add_argument("--limit-concurrency", type=int, help="most connections and requests at once; more get 503 (default: no limit)")
+
+
+def _service_values(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("admin_token", "max_delay_seconds", "max_form_parts", "decode_slots", "decode_pixel_budget",
+                 "decode_wait_seconds", "keep_alive_seconds", "body_timeout_seconds", "shutdown_seconds", "limit_concurrency"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    if "admin_token" not in values and config.admin_token is None and os.environ.get(ADMIN_TOKEN_ENV):
+        values["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
+    if args.admin_host:
+        values["admin_hosts"] = (*config.admin_hosts, *args.admin_host)
+    for flag in ("insecure_admin", "allow_private_images"):
+        if getattr(args, flag):
+            values[flag] = True
+    return values
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Config:
@@ -367,6 +449,7 @@ def load_config(args: argparse.Namespace) -> Config:
         values["allow_remote_images"] = True
     if args.strict:
         values["strict"] = True
+    values.update(_service_values(args, config))
     if values.get("image_dir") and not os.path.isdir(values["image_dir"]):
         raise ConfigError(f"--image-dir {values['image_dir']} is not a directory.")
     return replace(config, **values)

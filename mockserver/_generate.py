@@ -42,6 +42,7 @@ from PIL import Image, ImageFilter
 
 from vision_contracts.contracts import DEFAULT_MAX_PIXELS, ImageError, open_image
 
+from ._limits import scale_to_8bit
 from ._png import encode_many, encode_upsampled
 
 __all__ = [
@@ -127,10 +128,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         ground = Image.new("RGBA", rgba.size, _GREY + (255,))
         return Image.alpha_composite(ground, rgba).convert("RGB")
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
-        scaled = np.zeros(arr.shape, np.uint8) if hi <= lo else ((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-        return Image.fromarray(scaled, "L").convert("RGB")
+        return scale_to_8bit(im).convert("RGB")  # the same values, in row blocks: no whole-image float64 copy
     return im.convert("RGB")
 
 

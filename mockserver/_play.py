@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from vision_contracts.contracts import Contract
 
 from ._auth import credential, token_ok
+from ._limits import DelayBudget
 from ._scenarios import CONTROL_HEADER, ScenarioError, Spec, parse_header
 from ._wire import JSON_MEDIA_TYPE, RawRequest, error_response
 
@@ -72,9 +73,9 @@ def loading_response(contract: Contract, model: str, eta: float) -> Response:
     return _status_response(contract, 503, f"The model {model} is temporarily unavailable; retry in {eta:.1f} seconds.")
 
 
-async def _loading(server: Any, contract: Contract, raw: RawRequest, model: str, eta: float) -> Response | None:
+async def _loading(server: Any, contract: Contract, raw: RawRequest, model: str, eta: float, budget: DelayBudget) -> Response | None:
     if contract.provider == "huggingface" and raw.flag("x-wait-for-model", False):
-        await asyncio.sleep(min(eta, server.config.max_wait_seconds))
+        await asyncio.sleep(budget.take(min(eta, server.config.max_wait_seconds)))
         await run_in_threadpool(server.behaviour.finish_loading, model)
         return None
     return loading_response(contract, model, eta)
@@ -111,8 +112,9 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
     except ScenarioError as exc:
         return Outcome(_status_response(contract, 400 if 400 in contract.error_statuses else 422, f"The {CONTROL_HEADER} header cannot be played: {exc}"), played=["bad-scenario"])
     outcome = Outcome(played=[s.name for s in specs])
+    budget = DelayBudget(server.config.max_delay_seconds)  # every delay and loading wait of this request, together
     for spec in specs:
-        answer = await _play(server, contract, raw, model, spec)
+        answer = await _play(server, contract, raw, model, spec, budget)
         if answer is not None:
             outcome.response = answer
             return outcome
@@ -122,17 +124,17 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
         eta = await run_in_threadpool(server.behaviour.loading_eta, model)
         if eta is not None:
             outcome.played.append("loading")
-            outcome.response = await _loading(server, contract, raw, model, eta)
+            outcome.response = await _loading(server, contract, raw, model, eta, budget)
     return outcome
 
 
-async def _play(server: Any, contract: Contract, raw: RawRequest, model: str, spec: Spec) -> Response | None:
+async def _play(server: Any, contract: Contract, raw: RawRequest, model: str, spec: Spec, budget: DelayBudget) -> Response | None:
     name = spec.name
     if name == "delay":
-        await asyncio.sleep(server.behaviour.delay_seconds(spec))
+        await asyncio.sleep(budget.take(server.behaviour.delay_seconds(spec)))
         return None
     if name == "loading":
-        return await _loading(server, contract, raw, model or "model", spec.get("estimated_time"))
+        return await _loading(server, contract, raw, model or "model", spec.get("estimated_time"), budget)
     if name == "unavailable":
         return loading_response(contract, model or "model", spec.get("estimated_time"))
     if name == "rate-limit":

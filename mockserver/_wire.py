@@ -6,20 +6,28 @@ the image's place in a request from ``index["image"]``, and request validity fro
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, Report, Violation, WireError, decode_image_string
 
-__all__ = ["RawRequest", "RequestTooLarge", "error_body", "error_response", "image_value", "read_raw", "reject_status"]
+from ._journal import is_secret_name, redact_url
+
+__all__ = [
+    "MAX_PART_HEADER_BYTES", "BodyTimeout", "RawRequest", "RequestTooLarge", "cache_identity", "error_body",
+    "error_response", "form_problem", "image_value", "read_raw", "redacted", "reject_status", "use_cache",
+]
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -28,6 +36,15 @@ class RequestTooLarge(Exception):
     def __init__(self, limit: int, received: int | None):
         super().__init__(f"expected a body of at most {limit} bytes, received {received if received is not None else 'more'}")
         self.limit, self.received = limit, received
+
+
+class BodyTimeout(Exception):
+    """The client did not send the whole body within the allowed time (a slow or stalled client)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"The request body did not arrive within {seconds:g} seconds; send it faster, or start the "
+                         f"mock with a larger --body-timeout-seconds.")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -54,8 +71,17 @@ class RawRequest:
             return default
         return value.strip().lower() in ("true", "1")
 
-    def parse(self, contract: Contract, path_params: Mapping[str, Any] | None = None, *, max_json_depth: int | None = 64) -> contracts.Request:
-        """The contract's envelope for this request; raises WireError when it fits none of the wire forms."""
+    def parse(
+        self, contract: Contract, path_params: Mapping[str, Any] | None = None, *, max_json_depth: int | None = 64,
+        max_form_parts: int | None = None,
+    ) -> contracts.Request:
+        """The contract's envelope for this request; raises WireError when it fits none of the wire forms, or when a
+        multipart body has more than ``max_form_parts`` parts or a part header over ``MAX_PART_HEADER_BYTES``
+        (checked by a linear scan before the parser sees it). CPU-bound on large bodies: call it off the event loop."""
+        if max_form_parts is not None:
+            problem = form_problem(self.body, self.content_type, max_form_parts)
+            if problem is not None:
+                raise problem
         return contract.parse_request(
             self.body, content_type=self.content_type, headers=self.headers, query=self.query,
             path={k: str(v) for k, v in (path_params if path_params is not None else self.path_params).items()},
@@ -63,24 +89,77 @@ class RawRequest:
         )
 
 
-async def read_raw(request: StarletteRequest, max_body_bytes: int) -> RawRequest:
-    """Read the whole body (bounded) and the request's parts; no parsing of the body here."""
+async def read_raw(request: StarletteRequest, max_body_bytes: int, body_timeout: float = 0) -> RawRequest:
+    """Read the whole body (bounded in size, and in time when ``body_timeout`` > 0: BodyTimeout) and the request's
+    parts; no parsing of the body here."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
         raise RequestTooLarge(max_body_bytes, int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body_bytes:
-            raise RequestTooLarge(max_body_bytes, None)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    try:
+        with anyio.fail_after(body_timeout if body_timeout > 0 else None):
+            body = await _read_body(request, max_body_bytes)
+    except TimeoutError:
+        raise BodyTimeout(body_timeout) from None
     headers = {k.lower(): v for k, v in request.headers.items()}
     return RawRequest(
         method=request.method, path=request.url.path, body=body, content_type=headers.get("content-type"),
         headers=headers, query=dict(request.query_params.items()), path_params=dict(request.path_params),
         query_string=request.url.query,
     )
+
+
+async def _read_body(request: StarletteRequest, max_body_bytes: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body_bytes:
+            raise RequestTooLarge(max_body_bytes, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- multipart bounds: checked before the standard library's parser (which is slow on many parts) -------------
+
+MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (Content-Disposition, Content-Type...)
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^\s;,"]{1,200}))', re.IGNORECASE)
+
+
+def form_problem(body: bytes, content_type: str | None, max_parts: int) -> WireError | None:
+    """Why a multipart body is refused before parsing (too many parts, a part header too large), or None. A linear
+    scan: the delimiter is counted, and each part's header block measured."""
+    if not content_type or not content_type.strip().lower().startswith("multipart/"):
+        return None
+    match = _BOUNDARY.search(content_type)
+    if match is None:
+        return None  # the parser explains a missing boundary
+    delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1", "replace")
+    parts = max(0, body.count(delimiter) - 1)  # the closing delimiter matches too
+    if parts > max_parts:
+        return WireError(
+            "$.body", f"a multipart/form-data body of at most {max_parts} parts", f"{parts} parts",
+            f"The multipart body has {parts} parts; the mock accepts at most {max_parts} (--max-form-parts).",
+        )
+    if _oversized_part_header(body, delimiter):
+        return WireError(
+            "$.body", f"multipart part headers of at most {MAX_PART_HEADER_BYTES} bytes", "a larger part header",
+            f"A part of the multipart body has a header block longer than {MAX_PART_HEADER_BYTES} bytes (or none that "
+            f"ends with an empty line).",
+        )
+    return None
+
+
+def _oversized_part_header(body: bytes, delimiter: bytes) -> bool:
+    start = body.find(delimiter)
+    while start >= 0:
+        after = start + len(delimiter)
+        if body[after:after + 2] == b"--":
+            return False  # the closing delimiter: no header follows
+        window = body[after:after + MAX_PART_HEADER_BYTES + 4]
+        ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i >= 0]
+        if not ends:
+            return True
+        start = body.find(delimiter, after + min(ends))
+    return False
 
 
 # --- error shapes, read from the contract's error schemas ---------------------------------------------------
@@ -145,13 +224,14 @@ def error_response(
     contract: Contract, status: int, message: str, violations: Iterable[Violation] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body = error_body(contract, status, message, violations)
+    """An error in the provider's format; secrets in the message and violations are redacted (see ``redacted``)."""
+    body = error_body(contract, status, redact_url(message), [redacted(v) for v in violations])
     return Response(json.dumps(body).encode(), status_code=status, media_type=JSON_MEDIA_TYPE, headers=dict(headers or {}))
 
 
 def report_message(contract: Contract, report: Report) -> str:
     """One paragraph naming every error's JSON path, what was expected and what arrived."""
-    errors = report.errors
+    errors = [redacted(v) for v in report.errors]
     lines = [v.message if v.message.startswith(v.path) else f"{v.path}: {v.message}" for v in errors]
     noun = "problem" if len(errors) == 1 else "problems"
     return f"The request does not match the {contract.provider} {contract.operation} contract ({len(errors)} {noun}): " + " ".join(lines)
@@ -171,3 +251,64 @@ def image_bytes(value: str) -> bytes:
     if not isinstance(value, str):
         raise ImageError(f"expected the image as a base64 string, got {type(value).__name__}")
     return decode_image_string(value)
+
+
+# --- secrets in violations --------------------------------------------------------------------------------------
+
+def redacted(violation: Violation) -> Violation:
+    """A violation safe to show in an error body, the journal or a log: the received value of a secret-named header
+    or query parameter is not repeated, and secrets in URLs within the message are redacted."""
+    last = loc_of(violation.path)[-1]
+    if isinstance(last, str) and last not in ("body", "header", "query") and is_secret_name(last):
+        return dataclasses.replace(
+            violation, received="a secret (redacted)",
+            message=f"{violation.path}: expected {violation.expected}; the value received is not shown (a secret).",
+        )
+    message, received = redact_url(violation.message), redact_url(violation.received)
+    if (message, received) == (violation.message, violation.received):
+        return violation
+    return dataclasses.replace(violation, message=message, received=received)
+
+
+# --- the response cache's view of a request -------------------------------------------------------------------
+
+def use_cache(contract: Contract, raw: RawRequest, envelope: contracts.Request) -> bool:
+    """Whether a request may be answered from the response cache: Hugging Face's ``x-use-cache: false`` header, or
+    the legacy ``options.use_cache: false`` of its JSON body, turn the cache off for that request."""
+    if contract.provider != "huggingface":
+        return True
+    body = envelope.body
+    options = body.get("options") if isinstance(body, dict) else None
+    if isinstance(options, dict) and options.get("use_cache") is False:
+        return False
+    return raw.flag("x-use-cache", True)
+
+
+def cache_identity(contract: Contract, envelope: contracts.Request, image: bytes, credential: str | None) -> str:
+    """What a cached answer is keyed on: the parsed, validated request as canonical JSON (form, path, query, body;
+    so no spelling or escaping of the wire can make two different requests collide), its image replaced by the
+    SHA-256 of the image's bytes (for ``?image=URL``, the bytes fetched now, not the URL), and the credential."""
+    document = envelope.instance()
+    document.pop("headers", None)  # none but the credential changes an answer; that is added below
+    pointer = contract.index["image"].get(envelope.form)
+    digest = "sha256:" + hashlib.sha256(image).hexdigest()
+    document = _replaced(document, _pointer_tokens(pointer), digest) if pointer else {**document, "image": digest}
+    document["credential"] = hashlib.sha256((credential or "").encode("utf-8", "surrogateescape")).hexdigest()
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+
+
+def _pointer_tokens(pointer: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+
+
+def _replaced(document: Any, tokens: list[str], value: Any) -> Any:
+    """A copy of ``document`` with the value at the JSON pointer ``tokens`` replaced (left alone where absent)."""
+    if not tokens:
+        return value
+    head, rest = tokens[0], tokens[1:]
+    if isinstance(document, dict) and head in document:
+        return {**document, head: _replaced(document[head], rest, value)}
+    if isinstance(document, list) and head.isdigit() and int(head) < len(document):
+        index = int(head)
+        return [*document[:index], _replaced(document[index], rest, value), *document[index + 1:]]
+    return document

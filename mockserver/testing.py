@@ -22,8 +22,10 @@ from typing import Any
 
 import uvicorn
 
+from ._adminauth import exposure_problem
 from ._app import create_app
 from ._config import Config
+from ._limits import uvicorn_options
 
 __all__ = ["free_port", "sample_image", "serve", "serve_process"]
 
@@ -32,12 +34,15 @@ __all__ = ["free_port", "sample_image", "serve", "serve_process"]
 def serve(config: Config | None = None, *, timeout: float = 20.0, **overrides: Any) -> Iterator[str]:
     """Serve ``config`` (default: ``Config(port=0)``, a free port on 127.0.0.1) and yield its base URL."""
     config = replace(config or Config(port=0), **overrides)
+    problem = exposure_problem(config)
+    if problem:
+        raise RuntimeError(problem)
     sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((config.host, config.port))
     host, port = sock.getsockname()[:2]
     app = create_app(replace(config, port=port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **uvicorn_options(config)))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # older uvicorn; not the main thread
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"vision-mock:{port}", daemon=True)
     thread.start()

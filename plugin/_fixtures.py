@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,8 @@ __all__ = ["vision_mock", "vision_respx", "vision_sdk_env"]
 INI_SEED = "vision_seed"
 INI_CONFIG = "vision_mock_config"
 INI_STRICT = "vision_strict"
+INI_ADMIN_TOKEN = "vision_admin_token"
+ADMIN_TOKEN_ENV = "VISION_MOCK_ADMIN_TOKEN"  # mockserver._adminauth.ADMIN_TOKEN_ENV, restated: no server import at start-up
 MARK_SCENARIO = "vision_scenario"
 MARK_SEED = "vision_seed"
 
@@ -52,7 +55,17 @@ def base_config(pytestconfig: pytest.Config) -> Any:
         config = replace(config, seed=int(seed))
     if strict(pytestconfig):
         config = replace(config, strict=True)
+    token = admin_token(pytestconfig)
+    if token and not config.admin_token:
+        config = replace(config, admin_token=token)
     return config
+
+
+def admin_token(pytestconfig: pytest.Config) -> str | None:
+    """The admin token the plugin's mock servers require and its admin calls send: the ini option
+    ``vision_admin_token``, else the ``VISION_MOCK_ADMIN_TOKEN`` environment variable (``admin_token`` in the
+    ``vision_mock_config`` file wins over both)."""
+    return pytestconfig.getini(INI_ADMIN_TOKEN) or os.environ.get(ADMIN_TOKEN_ENV) or None
 
 
 def strict(pytestconfig: pytest.Config) -> bool:
@@ -133,7 +146,7 @@ def vision_mock(request: pytest.FixtureRequest, _vision_servers: _Pool) -> Itera
     """
     with replaying(request, _vision_servers.config) as replay:  # @pytest.mark.vision_replay(PATH): its own server
         base_url, config = replay or _vision_servers.get(_seed(request, _vision_servers.config.seed))
-        mock = VisionMock(base_url, http_admin(base_url), config=config)
+        mock = VisionMock(base_url, http_admin(base_url, token=config.admin_token), config=config)
         mock.reset()
         _apply_markers(request, mock)
         yield mock
@@ -169,7 +182,7 @@ def vision_respx(request: pytest.FixtureRequest, _vision_apps: _Pool) -> Iterato
     from ._respx import MOCK_HOST, route_hosts
 
     app, config = _vision_apps.get(_seed(request, _vision_apps.config.seed))
-    mock = VisionMock(f"http://{MOCK_HOST}", app.admin(), config=config)
+    mock = VisionMock(f"http://{MOCK_HOST}", app.admin(config.admin_token), config=config)
     mock.reset()
     _apply_markers(request, mock)
     with route_hosts(app) as router:

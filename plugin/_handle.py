@@ -17,7 +17,7 @@ from typing import Any
 
 ADMIN_PREFIX = "/__vision__"  # mockserver.ADMIN_PREFIX, restated to keep FastAPI out of pytest's start-up (a test pins the two)
 
-__all__ = ["MockError", "VisionMock", "http_admin"]
+__all__ = ["MockError", "VisionMock", "admin_headers", "http_admin"]
 
 #: (method, path under /__vision__, query, JSON body or None) -> (status, JSON answer)
 Admin = Callable[[str, str, Mapping[str, Any] | None, Any], tuple[int, Any]]
@@ -29,15 +29,17 @@ class MockError(RuntimeError):
     """The mock's admin API refused a request (e.g. an unknown scenario name); the message is the mock's."""
 
 
-def http_admin(base_url: str, timeout: float = 30.0) -> Admin:
-    """Admin calls over HTTP with the standard library (not httpx: respx must never see the fixture's own calls)."""
+def http_admin(base_url: str, timeout: float = 30.0, token: str | None = None) -> Admin:
+    """Admin calls over HTTP with the standard library (not httpx: respx must never see the fixture's own calls);
+    ``token``: the server's admin token (``--admin-token``), sent as ``Authorization: Bearer``."""
 
     def call(method: str, path: str, query: Mapping[str, Any] | None = None, body: Any = None) -> tuple[int, Any]:
         url = f"{base_url}{ADMIN_PREFIX}{path}"
         if query:
             url += "?" + urllib.parse.urlencode({k: _text(v) for k, v in query.items() if v is not None})
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"} if data else {})  # noqa: S310 (the mock's own http:// URL)
+        headers = {**admin_headers(token), **({"content-type": "application/json"} if data else {})}
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 (the mock's own http:// URL)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
         try:
             with opener.open(req, timeout=timeout) as resp:
@@ -46,6 +48,11 @@ def http_admin(base_url: str, timeout: float = 30.0) -> Admin:
             return exc.code, json.loads(exc.read() or b"null")
 
     return call
+
+
+def admin_headers(token: str | None) -> dict[str, str]:
+    """``Authorization: Bearer TOKEN`` for a server started with an admin token, else nothing."""
+    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 def _text(value: Any) -> str:

@@ -24,7 +24,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from vision_contracts import contracts
 
-from ._handle import Admin
+from ._handle import Admin, admin_headers
 
 __all__ = ["MOCK_HOST", "InProcessApp", "provider_hosts", "route_hosts"]
 
@@ -85,12 +85,14 @@ class InProcessApp:
         response = self.portal.call(self._send, copy)
         return httpx.Response(response.status_code, headers=response.headers, content=response.content, request=request)
 
-    def admin(self) -> Admin:
+    def admin(self, token: str | None = None) -> Admin:
+        """Admin calls to the app in-process; ``token``: its admin token (``Config.admin_token``), if any."""
+
         def call(method: str, path: str, query: Mapping[str, Any] | None = None, body: Any = None) -> tuple[int, Any]:
             from vision_contracts.mockserver import ADMIN_PREFIX
 
             request = httpx.Request(method, f"http://{MOCK_HOST}{ADMIN_PREFIX}{path}", params=dict(query or {}),
-                                    json=body)
+                                    json=body, headers=admin_headers(token))
             response = self.portal.call(self._send, request)
             return response.status_code, response.json() if response.content else None
 

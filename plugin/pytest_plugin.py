@@ -20,6 +20,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     _recordings.addoption(parser)
     parser.addini("vision_seed", "seed of the vision_mock / vision_respx mock server (labels, scores)", default="0")
     parser.addini("vision_mock_config", "JSON file of mock server Config fields, relative to the ini file", default="")
+    parser.addini("vision_admin_token", "admin token of the vision_mock / vision_respx mock server (its --admin-token), sent "
+                                        "by the fixtures' admin calls; default: $VISION_MOCK_ADMIN_TOKEN", default="")
     parser.addini("vision_strict", "hold requests to the documented contract: the mock answers what only the real service "
                                    "accepts with a 4xx, assert_conforms fails on x-vision-warnings", type="bool", default=False)
 
