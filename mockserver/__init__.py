@@ -16,13 +16,16 @@ Decisions worth knowing:
   matches a family's pattern and says so (``x-vision-model-guess`` header, the journal's ``model_family``).
 - AI Refinery's ``created`` is ``Config.created`` (``--created``) or the server's start time, so answers stay
   byte-identical for the life of a server; ``usage`` counts 32x32 image tiles, prompt points and masks.
-- Responses are cached (LRU, ``--cache-size``) on the request's operation, path, query, content type,
-  credential, body and seed; Hugging Face's ``x-use-cache: false`` computes afresh. The mock's own header
-  ``x-vision-cache: hit|miss`` says which happened.
-- Roboflow ``?image=URL``: served from ``--image-dir`` (by basename) or ``--image-url URL=FILE``; remote fetching
-  only with ``--allow-remote-images`` (bounded by ``--remote-max-bytes`` and ``--remote-timeout``).
+- Responses are cached (LRU, ``--cache-size``) on the validated request as parsed (operation, path, query, body,
+  the image's bytes rather than its URL), the credential and the seed; a hit skips generation, never validation.
+  Hugging Face's ``x-use-cache: false`` (or the legacy ``options.use_cache: false``) computes afresh. The mock's
+  own header ``x-vision-cache: hit|miss`` says which happened.
+- Roboflow ``?image=URL``: served from ``--image-dir`` (by basename, real paths inside the folder only) or
+  ``--image-url URL=FILE``; remote fetching only with ``--allow-remote-images`` (bounded by ``--remote-max-bytes``
+  and ``--remote-timeout``; public addresses only unless ``--allow-private-images``).
 - ``POST /authentication/validate`` answers ``{"organization_id": ...}`` because ``AsyncAIRefinery()`` calls it
-  on construction; ``/__vision__/`` is reserved for the mock's own endpoints (``GET /__vision__/health``).
+  on construction; ``/__vision__/`` is reserved for the mock's own endpoints (``GET /__vision__/health``), locked
+  by ``--admin-token``, the server's own Host and no cross-origin writes (``_adminauth``).
 """
 
 from ._app import ADMIN_PREFIX, Server, create_app, guess_task

@@ -4,11 +4,13 @@
 module level. Every provider route runs :meth:`Server.handle`, the single pipeline:
 
     read the raw request -> journal entry -> pick the operation (HF: by the model's task) -> ``_play.gate``
-    (auth, rate limit, scenarios from the control header or a rule, model loading: may answer here) -> response
-    cache -> envelope (``contract.parse_request``) -> ``contract.check_request`` (strict with ``--strict``; the
+    (auth, rate limit, scenarios from the control header or a rule, model loading: may answer here) -> envelope
+    (``contract.parse_request``, in a worker thread) -> ``contract.check_request`` (strict with ``--strict``; the
     journal's verdict; warnings answered all the same and named in ``x-vision-warnings``) -> image
-    bytes (body, or ``?image=URL`` via ``_fetch``) -> generate (``_generate``, in a worker thread) -> JSON body and
-    the provider's headers -> cache -> scenarios applied to the answer (``schema-violation``)
+    bytes (body, or ``?image=URL`` via ``_fetch``) -> response cache (keyed on the parsed request and the image's
+    bytes, so a hit skips generation only, never validation) -> generate (``_generate``, in a worker thread, through
+    the ``_limits.DecodeGate``) -> JSON body and the provider's headers -> cache -> scenarios applied to the answer
+    (``schema-violation``)
 
 The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 """
