@@ -8,12 +8,15 @@ thread pool, so the store's blocking calls never hold up the event loop."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ._scenarios import SCENARIOS, Behaviour, Rule, RuleRequest, ScenarioError
+
+if TYPE_CHECKING:
+    from ._app import Server  # _app imports this module
 
 __all__ = ["ADMIN_PREFIX", "add_rule", "admin_router"]
 
@@ -64,8 +67,9 @@ def add_rule(behaviour: Behaviour, rule: Mapping[str, Any]) -> Rule:
     return behaviour.add(RuleRequest.from_json(rule))
 
 
-def _server(request: Request):
-    return request.app.state.server
+def _server(request: Request) -> Server:
+    server: Server = request.app.state.server
+    return server
 
 
 def admin_router() -> APIRouter:

@@ -43,7 +43,7 @@ def serve(config: Config | None = None, *, timeout: float = 20.0, **overrides: A
     host, port = sock.getsockname()[:2]
     app = create_app(replace(config, port=port))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **uvicorn_options(config)))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # older uvicorn; not the main thread
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # uvicorn < 0.30 has it; not the main thread
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"vision-mock:{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
@@ -67,11 +67,12 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @contextlib.contextmanager
-def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m vision_contracts.mockserver --port N ARGS`` on 127.0.0.1 until it answers its health probe; yields
     (base URL, process) and stops it afterwards. Its output goes to ``log`` (or nowhere)."""
     import httpx
@@ -102,7 +103,7 @@ def serve_process(args: Sequence[str] = (), *, log: Path | None = None, timeout:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if log:
+        if not isinstance(out, int):  # the log file (DEVNULL is an int)
             out.close()
 
 
