@@ -58,6 +58,13 @@ def _is_loopback_ip(text: str) -> bool:
     return (mapped or address).is_loopback
 
 
+def _is_unspecified(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0]).is_unspecified
+    except ValueError:
+        return False
+
+
 def is_loopback_host(host: str) -> bool:
     """True when binding ``host`` reaches only this machine: a loopback address, or a name all of whose
     addresses are loopback (``localhost``). Unspecified addresses (``0.0.0.0``, ``::``) are not."""
@@ -121,8 +128,9 @@ class HostPolicy:
         server = scope.get("server") or (config.host, config.port)
         default = 443 if scope.get("scheme") in ("https", "wss") else 80
         self.port = int(server[1]) if server[1] is not None else default  # in-process ASGI: None for the default port
-        self.own = {name.strip("[]").lower() for name in (*LOOPBACK_NAMES, config.host, str(server[0]))}
-        self.own.discard("")
+        names = {name.strip("[]").lower() for name in (*LOOPBACK_NAMES, config.host, str(server[0]))}
+        # 0.0.0.0 and :: name no server: a page at http://0.0.0.0:PORT reaches the loopback mock in some browsers
+        self.own = {name for name in names if name and not _is_unspecified(name)}
         self.extra = [_split_authority(h) for h in config.admin_hosts if h != "*"]
         self.anything = "*" in config.admin_hosts
 

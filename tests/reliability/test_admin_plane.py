@@ -164,6 +164,16 @@ def test_same_origin_and_originless_writes_and_foreign_origin_reads_are_served(l
     assert loopback.post("/__vision__/reset").status_code == 200
 
 
+def test_an_unspecified_bind_address_is_no_name_of_the_server():
+    """Bound to 0.0.0.0 (with a token), a request reaching 127.0.0.1 is served by that name, not by ``0.0.0.0``: some
+    browsers send a page's requests for http://0.0.0.0:PORT to the loopback interface."""
+    from vision_contracts.mockserver._adminauth import HostPolicy
+
+    policy = HostPolicy(Config(host="0.0.0.0", port=8000, admin_token="t"), {"server": ("127.0.0.1", 8000)})
+    assert policy.allows("127.0.0.1:8000") and not policy.allows("0.0.0.0:8000")
+    assert not HostPolicy(Config(host="::", admin_token="t"), {"server": ("::1", 8000)}).allows("[::]:8000")
+
+
 def test_admin_host_accepts_a_load_balancers_name():
     with serve(Config(port=0, admin_token=TOKEN, admin_hosts=("mock.ci.internal",))) as url, \
             httpx.Client(base_url=url, timeout=15) as client:
