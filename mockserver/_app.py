@@ -49,7 +49,7 @@ from ._journal import Entry, Journal, RedactQueryFilter
 from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
 from ._scenarios import Behaviour, Configured
-from ._state import JournalBounds, open_store
+from ._state import JournalBounds, offload, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
     BodyTimeout,
@@ -285,7 +285,7 @@ class Server:
         """Record the entry, committed before the answer leaves: a server killed after answering loses no entry."""
         entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        await run_in_threadpool(self.journal.record, entry)
+        await offload(self.journal.record, entry)
         return response
 
 
@@ -547,7 +547,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
             entry.status = exc.status_code
             entry.verdict = {"valid": False, "violations": [f"$: no operation is served at {request.method} {request.url.path}."]}
-            await run_in_threadpool(server.journal.record, entry)
+            await offload(server.journal.record, entry)
         hf = _hf_contract(config) if exc.status_code == 404 and _HF_PATH.match(request.url.path) else None
         if hf is not None:  # a model id no route can hold (e.g. a newline): Hugging Face's own 404 shape
             return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")

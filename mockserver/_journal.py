@@ -176,7 +176,7 @@ class Journal:
 
     def record(self, entry: Entry) -> int:
         """Commit a finished entry (blocking); its id, also set on the entry."""
-        entry.id = self.store.record(entry.as_dict())
+        entry.id = self.store.record(vars(entry))  # the fields as they are: the store encodes them at once
         return entry.id
 
     def entries(self, *, limit: int = 100_000, provider: str | None = None, operation: str | None = None,

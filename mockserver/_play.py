@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -22,7 +21,8 @@ from vision_contracts.contracts import Contract
 
 from ._auth import credential, token_ok
 from ._limits import DelayBudget
-from ._scenarios import CONTROL_HEADER, ScenarioError, Spec, parse_header
+from ._scenarios import CONTROL_HEADER, Admission, ScenarioError, Spec, parse_header
+from ._state import offload, settle
 from ._wire import JSON_MEDIA_TYPE, RawRequest, error_response
 
 __all__ = ["FaultResponse", "Outcome", "gate", "violate"]
@@ -76,7 +76,7 @@ def loading_response(contract: Contract, model: str, eta: float) -> Response:
 async def _loading(server: Any, contract: Contract, raw: RawRequest, model: str, eta: float, budget: DelayBudget) -> Response | None:
     if contract.provider == "huggingface" and raw.flag("x-wait-for-model", False):
         await asyncio.sleep(budget.take(min(eta, server.config.max_wait_seconds)))
-        await run_in_threadpool(server.behaviour.finish_loading, model)
+        await offload(server.behaviour.finish_loading, model)
         return None
     return loading_response(contract, model, eta)
 
@@ -89,12 +89,10 @@ def _model(contract: Contract, path_params: Mapping[str, Any], envelope_body: An
     return ""
 
 
-async def _specs(server: Any, contract: Contract, raw: RawRequest, model: str) -> list[Spec]:
-    header = raw.header(CONTROL_HEADER)
+def _specs(header: str | None, admission: Admission) -> list[Spec]:
     if header is not None:
         return parse_header(header)
-    rule = await run_in_threadpool(server.behaviour.take_rule, contract.provider, contract.operation, model or None)
-    return [rule] if rule is not None else []
+    return [admission.rule] if admission.rule is not None else []
 
 
 async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any]) -> Outcome:
@@ -104,11 +102,13 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
     auth = contract.index["auth"]
     if tokens is not None and not token_ok(credential(auth["scheme"], auth["name"], raw.headers, raw.query), tokens):
         return Outcome(_status_response(contract, auth["failure_status"], auth["failure_message"]), played=["auth"])
-    allowed, limit_headers = await run_in_threadpool(server.behaviour.hit, contract.provider)
-    if not allowed:
+    header = raw.header(CONTROL_HEADER)
+    admission = await settle(server.state, server.behaviour.admit, contract.provider, contract.operation, model, rules=header is None)
+    if not admission.allowed:
+        limit_headers = admission.limit_headers
         return Outcome(_status_response(contract, 429, f"Rate limit reached: retry after {limit_headers['retry-after']} seconds.", limit_headers), played=["rate-limit"])
     try:
-        specs = await _specs(server, contract, raw, model)
+        specs = _specs(header, admission)
     except ScenarioError as exc:
         return Outcome(_status_response(contract, 400 if 400 in contract.error_statuses else 422, f"The {CONTROL_HEADER} header cannot be played: {exc}"), played=["bad-scenario"])
     outcome = Outcome(played=[s.name for s in specs])
@@ -120,8 +120,8 @@ async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Ma
             return outcome
         if spec.name == "schema-violation":
             outcome.after.append(spec)
-    if contract.provider == "huggingface":
-        eta = await run_in_threadpool(server.behaviour.loading_eta, model)
+    if contract.provider == "huggingface" and admission.loading:
+        eta = await settle(server.state, server.behaviour.loading_eta, model)
         if eta is not None:
             outcome.played.append("loading")
             outcome.response = await _loading(server, contract, raw, model, eta, budget)

@@ -25,7 +25,7 @@ from typing import Any
 from ._state import KEEP, Json, StateStore
 
 __all__ = [
-    "CONTROL_HEADER", "SCENARIOS", "Behaviour", "Configured", "Rule", "RuleRequest", "ScenarioError", "Spec", "parse_header",
+    "CONTROL_HEADER", "SCENARIOS", "Admission", "Behaviour", "Configured", "Rule", "RuleRequest", "ScenarioError", "Spec", "parse_header",
 ]
 
 CONTROL_HEADER = "x-vision-scenario"
@@ -244,6 +244,18 @@ class Configured:
         }
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What the state says of a request before anything is played: whether the rate limit lets it through (and the
+    rate-limit headers), the rule it drew (None without one, or when its control header chooses), and whether its
+    model has loading configured (then counted, after the scenarios, by :meth:`Behaviour.loading_eta`)."""
+
+    allowed: bool
+    limit_headers: dict[str, str]
+    rule: Spec | None = None
+    loading: bool = False
+
+
 class Behaviour:
     """The scenario state of a server: rules, model loading and rate-limit windows in the shared state store (each
     change one atomic update of a document, so counts are exact across workers and servers), and the delay RNG.
@@ -257,6 +269,15 @@ class Behaviour:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._seed = seed
+
+    def admit(self, provider: str, operation: str | None, model: str, *, rules: bool) -> Admission:
+        """One call for a request's gate (one trip to a worker thread): the rate-limit hit, then, when it is allowed
+        and ``rules``, the first matching rule (counted), and whether ``model`` has loading configured."""
+        allowed, headers = self.hit(provider)
+        if not allowed:
+            return Admission(False, headers)
+        rule = self.take_rule(provider, operation, model or None) if rules else None
+        return Admission(True, headers, rule, bool(model) and model in (self.store.read(LOADING) or {}))
 
     # rules -------------------------------------------------------------------------------------------------
     def add_rule(self, spec: Spec, *, provider: str | None = None, operation: str | None = None, model: str | None = None,

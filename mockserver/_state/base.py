@@ -5,13 +5,16 @@ What a server shares with its other workers (and, over Redis, with other servers
 changes each one atomically and knows nothing of their meaning (that lives in ``mockserver._scenarios``). The journal
 is the store's own: ids, exact counts, the bound in entries and bytes, filters over everything kept.
 
-Every call blocks (file or network I/O): the server makes them from worker threads, never on the event loop.
+Every call blocks (file or network I/O): the server makes them from worker threads, or, for a call that only reads
+a store whose reads are local, on the event loop (``settle`` in the package: microseconds, no lock waited for).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -26,8 +29,11 @@ __all__ = [
     "Json",
     "StateError",
     "StateStore",
+    "WouldWrite",
     "encode_entry",
+    "read_only",
     "without_password",
+    "writes_refused",
 ]
 
 Json = Any  # a JSON value: dict, list, str, int, float, bool or None
@@ -48,6 +54,30 @@ KEEP: Any = _Keep()
 
 class StateError(RuntimeError):
     """A state store that cannot be opened or used, with a sentence naming the store and the reason."""
+
+
+class WouldWrite(Exception):
+    """Raised by a store asked to write while :func:`read_only` holds: the call must be made again, allowed to write."""
+
+
+_READ_ONLY: ContextVar[bool] = ContextVar("vision_mock_state_read_only", default=False)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Within the block, a store's writes raise :class:`WouldWrite` before changing anything (a store checks
+    :func:`writes_refused` as a write begins)."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
+def writes_refused() -> None:
+    """Raise :class:`WouldWrite` when called within :func:`read_only`."""
+    if _READ_ONLY.get():
+        raise WouldWrite
 
 
 @dataclass(frozen=True)
@@ -135,6 +165,7 @@ class StateStore(Protocol):
 
     location: str  # what to name the store in messages (never a password)
     bounds: JournalBounds
+    local_reads: bool  # a read neither waits for writers nor crosses a network (SQLite in WAL mode: microseconds)
 
     def read(self, key: str) -> Json:
         """The document ``key`` as last committed, or None."""
@@ -142,7 +173,8 @@ class StateStore(Protocol):
 
     def update(self, key: str, change: Callable[[Json], tuple[Json, T]]) -> T:
         """Atomically: ``new, answer = change(current)`` (current is None when absent), store ``new`` unless it is
-        ``KEEP``, return ``answer``. ``change`` may run more than once (optimistic engines retry): it must be pure."""
+        ``KEEP``, return ``answer``. ``change`` may run more than once (optimistic engines retry): it must be pure.
+        Every write (here and below) raises :class:`WouldWrite` instead within :func:`read_only`."""
         ...
 
     def seed(self, documents: Mapping[str, Json]) -> bool:

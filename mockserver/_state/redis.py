@@ -30,6 +30,7 @@ from .base import (
     T,
     encode_entry,
     without_password,
+    writes_refused,
 )
 
 __all__ = ["RedisStore"]
@@ -70,6 +71,7 @@ class RedisStore:
     def __init__(self, url: str, bounds: JournalBounds = DEFAULT_BOUNDS):
         self.location = without_password(url)
         self.bounds = bounds
+        self.local_reads = False  # every read is a round trip to the Redis server
         with self._errors():
             self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
             self._record = self._client.register_script(_RECORD)
@@ -101,6 +103,7 @@ class RedisStore:
                     pipe.watch(name)  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.watch unannotated
                     new, answer = change(_load(pipe.get(name)))
                     if new is not KEEP:
+                        writes_refused()
                         pipe.multi()
                         pipe.set(name, json.dumps(new))
                         pipe.execute()
@@ -109,6 +112,7 @@ class RedisStore:
                     continue
 
     def seed(self, documents: Mapping[str, Json]) -> bool:
+        writes_refused()
         marker = _doc(SEEDED)
         with self._errors(), self._client.pipeline() as pipe:
             while True:
@@ -124,6 +128,7 @@ class RedisStore:
                     continue
 
     def reset(self, documents: Mapping[str, Json]) -> None:
+        writes_refused()
         with self._errors(), self._client.pipeline(transaction=True) as pipe:
             if documents:
                 pipe.mset({_doc(k): json.dumps(v) for k, v in documents.items()})
@@ -133,6 +138,7 @@ class RedisStore:
     # --- the journal -------------------------------------------------------------------------------------------
 
     def record(self, entry: Mapping[str, Any]) -> int:
+        writes_refused()
         doc = encode_entry(entry)
         with self._errors():
             return int(self._record(keys=[_JOURNAL, _IDS, _TOTAL, _EVICTED, _BYTES], args=[doc, self.bounds.entries, self.bounds.bytes]))
@@ -151,6 +157,7 @@ class RedisStore:
         return JournalCounts(total=int(total or 0), kept=int(kept), evicted=int(evicted or 0), bytes=int(size or 0))
 
     def clear_journal(self) -> int:
+        writes_refused()
         with self._errors(), self._client.pipeline(transaction=True) as pipe:
             pipe.llen(_JOURNAL)
             pipe.delete(_JOURNAL, _TOTAL, _EVICTED, _BYTES)

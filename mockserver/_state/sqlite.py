@@ -32,6 +32,7 @@ from .base import (
     StateError,
     T,
     encode_entry,
+    writes_refused,
 )
 
 __all__ = ["SQLiteStore", "TemporaryState"]
@@ -66,6 +67,7 @@ class SQLiteStore:
         self.path = os.path.abspath(path)
         self.location = path
         self.bounds = bounds
+        self.local_reads = True
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._closed = False
         self._finalizer = weakref.finalize(self, _discard, self._pool, temporary)
@@ -109,6 +111,7 @@ class SQLiteStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A short write transaction holding the write lock from its start (``BEGIN IMMEDIATE``)."""
+        writes_refused()  # within read_only(): nothing written, the caller makes the call again where it may wait
         with self._borrow() as db:
             db.execute("BEGIN IMMEDIATE")
             try:

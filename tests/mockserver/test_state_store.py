@@ -5,6 +5,7 @@ over each engine."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,14 +14,24 @@ from typing import Any
 import pytest
 
 from vision_contracts.mockserver._journal import REDACTED, Journal
-from vision_contracts.mockserver._scenarios import Behaviour, Configured, RuleRequest, ScenarioError, make_spec
+from vision_contracts.mockserver._scenarios import (
+    Admission,
+    Behaviour,
+    Configured,
+    RuleRequest,
+    ScenarioError,
+    make_spec,
+)
 from vision_contracts.mockserver._state import (
     KEEP,
     JournalBounds,
     JournalFilter,
     StateError,
     StateStore,
+    WouldWrite,
     open_store,
+    read_only,
+    settle,
     without_password,
 )
 from vision_contracts.mockserver.testing import free_port
@@ -126,6 +137,54 @@ def test_everything_survives_reopening(location):
         assert [e["id"] for e in again.entries(JournalFilter(), 10).entries] == [entry_id]
     finally:
         again.close()
+
+
+def test_read_only_refuses_writes_before_changing_anything(stores):
+    store = stores()
+    store.update("doc", lambda doc: ({"n": 1}, None))
+    with read_only():
+        assert store.update("doc", lambda doc: (KEEP, doc["n"])) == 1  # reading is allowed
+        with pytest.raises(WouldWrite):
+            store.update("doc", lambda doc: ({"n": doc["n"] + 1}, None))
+        with pytest.raises(WouldWrite):
+            store.record(_entry(1))
+    assert store.read("doc") == {"n": 1} and store.counts().total == 0
+
+
+def test_settle_reads_on_the_event_loop_and_writes_in_a_thread(stores):
+    """SQLite answers a call that only reads on the loop's own thread; a call that writes, and every Redis call, runs
+    in a store thread, whole (the read-only attempt changed nothing)."""
+    store = stores()
+    behaviour = Behaviour(store)
+
+    async def threads() -> tuple[int, int, int, int]:
+        def where(rule: bool) -> int:
+            behaviour.admit("huggingface", "object-detection", "m", rules=rule)
+            return threading.get_ident()
+
+        loop_thread = threading.get_ident()
+        reads = await settle(store, where, True)  # no rule, no limit, no loading: reads only
+        behaviour.add_rule(make_spec("server-error"), provider="huggingface", count=1)
+        writes = await settle(store, where, True)  # counts the rule: a write
+        return loop_thread, reads, writes, len(behaviour.rules())
+
+    loop_thread, reads, writes, rules_left = asyncio.run(threads())
+    assert (reads == loop_thread) is store.local_reads and writes != loop_thread and rules_left == 0
+
+
+def test_admission_counts_the_rate_limit_then_draws_the_rule_and_sees_loading(stores):
+    b = Behaviour(stores())
+    b.set_rate_limit("roboflow", 1, 60)
+    b.add_rule(make_spec("server-error"), provider="roboflow", count=1)
+    b.set_loading("a/b", requests=1)
+    assert b.admit("huggingface", "object-detection", "a/b", rules=True) == Admission(True, {}, None, True)
+    first = b.admit("roboflow", "semantic-segmentation", "ds/1", rules=True)
+    assert first.allowed and first.rule is not None and first.rule.name == "server-error" and not first.loading
+    second = b.admit("roboflow", "semantic-segmentation", "ds/1", rules=True)
+    assert not second.allowed and second.rule is None and second.limit_headers["x-ratelimit-remaining"] == "0"
+    b.add_rule(make_spec("reset"), provider="airefinery", count=1)
+    assert b.admit("airefinery", None, "", rules=False).rule is None  # a control header chooses: the rule stays
+    assert [r.remaining for r in b.rules()] == [1]
 
 
 # --- the journal ---------------------------------------------------------------------------------------------------
