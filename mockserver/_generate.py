@@ -75,7 +75,7 @@ _GREY = (128, 128, 128)
 _ENTRIES = 24  # octree palette entries at least, before they are grouped into colour classes
 _NEAR = 40.0  # palette groups nearer than this (Euclidean RGB) are one colour class (noise, shading, gradients)
 _SPECK = 0.001  # components under this share of the work grid are speckle: they join the class around them
-_THIN = 1.0  # a colour class with fewer pixels than border edges is a blur rim or noise, not a region
+_THIN = 1.0  # a class or component with fewer pixels than border edges is a blur rim or noise, not a region
 _CONTRAST = 120.0  # colour distance (Euclidean RGB) across a border at which a region counts as fully contrasted
 
 

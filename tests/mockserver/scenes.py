@@ -21,7 +21,7 @@ __all__ = ["Scene", "SceneObject", "box_iou", "mask_iou", "render", "scene"]
 SHAPES = ("ellipse", "rectangle", "polygon")
 MIN_FRACTION = 0.05
 MAX_FRACTION = 0.40
-MAX_TOTAL = 0.62  # total object cover: room left to place them apart
+MAX_TOTAL = 0.5  # total object cover: room left to place them apart
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,14 @@ def _outline(shape: str, rng: np.random.Generator) -> list[tuple[float, float]]:
     return [(x * c - y * s, x * s + y * c) for x, y in pts]
 
 
-def _rasterize(outline: list[tuple[float, float]], scale: float, centre: tuple[float, float], size: tuple[int, int]) -> np.ndarray:
-    im = Image.new("1", size, 0)
-    ImageDraw.Draw(im).polygon([(centre[0] + x * scale, centre[1] + y * scale) for x, y in outline], fill=1)
-    return np.asarray(im, dtype=bool)
+def _rasterize(outline: list[tuple[float, float]], scale: float, centre: tuple[float, float]) -> tuple[np.ndarray, int, int]:
+    """The shape's pixels in a small mask around it, and that mask's top-left corner in the image."""
+    pts = [(centre[0] + x * scale, centre[1] + y * scale) for x, y in outline]
+    x0, y0 = math.floor(min(p[0] for p in pts)) - 1, math.floor(min(p[1] for p in pts)) - 1
+    x1, y1 = math.ceil(max(p[0] for p in pts)) + 2, math.ceil(max(p[1] for p in pts)) + 2
+    im = Image.new("1", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(im).polygon([(x - x0, y - y0) for x, y in pts], fill=1)
+    return np.asarray(im, dtype=bool), x0, y0
 
 
 def _polygon_area(outline: list[tuple[float, float]]) -> float:
@@ -104,12 +108,12 @@ def _fractions(rng: np.random.Generator) -> list[float]:
 
 def _place(rng: np.random.Generator, fraction: float, size: tuple[int, int], taken: np.ndarray, gap: int) -> tuple[str, np.ndarray, tuple[int, int]] | None:
     """An object of about ``fraction`` of the image, inside it and ``gap`` pixels away from ``taken``; None if
-    it does not fit after a few tries (also shrinking it, never under MIN_FRACTION)."""
+    it does not fit after many tries (also shrinking it, never under MIN_FRACTION)."""
     w, h = size
     shape = SHAPES[int(rng.integers(0, len(SHAPES)))]
     outline = _outline(shape, rng)
-    for attempt in range(160):
-        f = max(MIN_FRACTION * 1.04, fraction * 0.85 ** (attempt // 20))
+    for attempt in range(400):
+        f = max(MIN_FRACTION * 1.04, fraction * 0.85 ** (attempt // 40))
         scale = math.sqrt(f * w * h / _polygon_area(outline))
         xs = [x * scale for x, _ in outline]
         ys = [y * scale for _, y in outline]
@@ -117,9 +121,15 @@ def _place(rng: np.random.Generator, fraction: float, size: tuple[int, int], tak
         lo_y, hi_y = gap - min(ys), h - 1 - gap - max(ys)
         if lo_x > hi_x or lo_y > hi_y:
             continue
-        centre = (float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y)))
-        mask = _rasterize(outline, scale, centre, size)
-        if not (mask & taken).any():
+        u, v = (1 - np.cos(math.pi * rng.uniform(0, 1, 2))) / 2  # arcsine: mostly near the sides, room is left
+        centre = (float(lo_x + u * (hi_x - lo_x)), float(lo_y + v * (hi_y - lo_y)))
+        local, x0, y0 = _rasterize(outline, scale, centre)
+        lh, lw = local.shape
+        window = taken[max(0, y0): y0 + lh, max(0, x0): x0 + lw]
+        inside = local[max(0, -y0): max(0, -y0) + window.shape[0], max(0, -x0): max(0, -x0) + window.shape[1]]
+        if inside.sum() == local.sum() and not (inside & window).any():
+            mask = np.zeros((h, w), dtype=bool)
+            mask[max(0, y0): y0 + lh, max(0, x0): x0 + lw] = inside
             return shape, mask, (round(centre[0]), round(centre[1]))
     return None
 
@@ -187,11 +197,11 @@ def scene(seed: int) -> Scene:
     h = int(np.clip(round(w * rng.uniform(0.55, 1.3)), 150, 768))
     size = (w, h)
     pixels, ground = _background(rng, size)
-    gap = max(3, round(0.03 * min(w, h)))
+    gap = max(3, round(0.02 * min(w, h)))
     taken = np.zeros((h, w), dtype=bool)
     colours: list[np.ndarray] = []
     objects: list[SceneObject] = []
-    for fraction in _fractions(rng):
+    for fraction in sorted(_fractions(rng), reverse=True):  # the largest first: the others fit around it
         placed = _place(rng, fraction, size, _dilate(taken, gap), gap)
         if placed is None:
             continue

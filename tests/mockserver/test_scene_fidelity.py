@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -29,7 +29,7 @@ from vision_contracts.mockserver import _generate
 
 from server_support import b64
 
-SCENES = 30  # generated scenes (1-5 objects each): about 80 objects
+SCENES = 30  # generated scenes (1-5 objects each): 82 objects
 OVER_HTTP = (0, 1, 2, 3)  # of those, the ones also asked through the app
 SEED = 7  # the server's seed in conftest's server_config
 MASK_IOU = 0.85
@@ -190,24 +190,29 @@ def test_scenes_are_what_they_claim(generated: list[Scene]) -> None:
     assert scene(3).image == generated[3].image  # seeded
 
 
-def _report(request: pytest.FixtureRequest, table: str) -> None:
-    """The table as a property of the test (JUnit XML) and, with ``-v``, on the terminal."""
-    request.node.user_properties.append(("iou", table))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and request.config.get_verbosity() > 0:
-        reporter.write_line("\n" + table)
+@pytest.fixture
+def report(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Report a table: a property of the test (JUnit XML) and, with ``-v``, on the terminal."""
+    def write(table: str) -> None:
+        request.node.user_properties.append(("iou", table))
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and request.config.get_verbosity() > 0:
+            with capsys.disabled():
+                reporter.write_line("\n" + table)
+
+    return write
 
 
-def test_every_object_appears_in_every_default_answer(request: pytest.FixtureRequest, generated: list[Scene]) -> None:
+def test_every_object_appears_in_every_default_answer(report: Callable[[str], None], generated: list[Scene]) -> None:
     scores = _merge([_score_answers(s, _generated_answers(s)) for s in generated])
-    _report(request, _table(scores, f"IoU with the true objects, {len(generated)} scenes, generation functions"))
+    report(_table(scores, f"IoU with the true objects, {len(generated)} scenes, generation functions"))
     _assert_targets(scores, _where(generated))
 
 
-def test_every_object_appears_over_http(request: pytest.FixtureRequest, client: httpx.Client, generated: list[Scene]) -> None:
+def test_every_object_appears_over_http(report: Callable[[str], None], client: httpx.Client, generated: list[Scene]) -> None:
     chosen = [generated[i] for i in OVER_HTTP]
     scores = _merge([_score_answers(s, _http_answers(client, s)) for s in chosen])
-    _report(request, _table(scores, f"IoU with the true objects, {len(chosen)} scenes, over HTTP"))
+    report(_table(scores, f"IoU with the true objects, {len(chosen)} scenes, over HTTP"))
     _assert_targets(scores, _where(chosen))
 
 
