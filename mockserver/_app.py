@@ -56,14 +56,14 @@ from ._wire import (
     RawRequest,
     RequestTooLarge,
     cache_identity,
-    redacted,
-    use_cache,
     error_response,
     image_bytes,
     image_value,
     read_raw,
+    redacted,
     reject_status,
     report_message,
+    use_cache,
     wire_violation,
 )
 
