@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -309,3 +310,20 @@ def test_speckle_inside_a_noisy_object_makes_no_holes(size: tuple[int, int]) -> 
     assert counts.max() == inside.sum(), dict(zip(values.tolist(), counts.tolist(), strict=True))
     prompt = _generate.airefinery_image_segmentation(data, [[[w // 3, h // 2]]], seed=SEED, created=0)
     assert (_mask(prompt["data"][0]["b64_json"]) == 1)[inside].all()
+
+
+# --- determinism and the work grid ----------------------------------------------------------------------------------
+
+def test_answers_are_byte_identical_for_the_same_image_and_seed(generated: list[Scene]) -> None:
+    s = generated[5]
+    first, again = _generated_answers(s), _generated_answers(scene(s.seed))
+    assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
+
+
+@pytest.mark.parametrize("size", [(890, 689), (1024, 768), (2000, 300), (200, 150)])
+def test_the_work_grid_is_at_most_work_size_a_side(size: tuple[int, int]) -> None:
+    """JPEGs are decoded at a reduced scale (``draft``); the grid is still scaled from the input's own size."""
+    im = Image.new("RGB", size, (120, 130, 140))
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=85)
+    assert max(_generate.analyze(buf.getvalue()).work_size) == min(128, max(size))
