@@ -82,9 +82,9 @@ class RedisStore:
         try:
             yield
         except redis.ConnectionError as exc:
-            raise StateError(f"The Redis state store {self.location} is unreachable: {exc}.") from exc
+            raise StateError(f"The Redis state store {self.location} is unreachable: {str(exc).rstrip('.')}.") from exc
         except redis.RedisError as exc:
-            raise StateError(f"The Redis state store {self.location} failed: {exc}.") from exc
+            raise StateError(f"The Redis state store {self.location} failed: {str(exc).rstrip('.')}.") from exc
 
     def close(self) -> None:
         self._client.close()

@@ -106,7 +106,7 @@ class SQLiteStore:
                 else:
                     self._pool.put(db)
         except sqlite3.Error as exc:
-            raise StateError(f"The SQLite state store {self.location} failed: {exc}.") from exc
+            raise StateError(f"The SQLite state store {self.location} failed: {str(exc).rstrip('.')}.") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
