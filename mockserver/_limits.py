@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._http import MAX_HEADER_BYTES, http_protocol
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -33,9 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_HEADER_BYTES", "Busy", "DecodeGate", "DelayBudget", "scale_to_8bit", "uvicorn_options"]
 
-#: Most bytes of an unfinished request head h11 buffers (uvicorn's ``h11_max_incomplete_event_size``): a client that
-#: trickles headers without end is answered 400 and disconnected once it has sent this much (plus one read).
-MAX_HEADER_BYTES = 16 * 1024
 _ROWS_PER_BLOCK_PIXELS = 1 << 20  # scale_to_8bit works on about a megapixel at a time
 
 
@@ -43,10 +42,10 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     """Server timeouts and limits for ``uvicorn.run``/``uvicorn.Config``: idle keep-alive connections closed after
     ``keep_alive_seconds``; on SIGTERM in-flight requests get ``shutdown_seconds`` before they are cancelled;
     unfinished request heads cut off past ``MAX_HEADER_BYTES``; ``limit_concurrency`` connections at most (503
-    beyond). The HTTP parser is h11 even where httptools is installed (uvicorn[standard]): uvicorn's httptools
-    protocol has no bound on a request head, so a client could grow one without end."""
+    beyond). The HTTP parser is httptools (uvicorn[standard]) with the head bound added (``_http``), h11 with
+    uvicorn's own bound where httptools is not installed."""
     return {
-        "http": "h11",
+        "http": http_protocol(),
         "timeout_keep_alive": config.keep_alive_seconds,
         "timeout_graceful_shutdown": config.shutdown_seconds,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,

@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -489,8 +490,12 @@ def test_probe_sigterm_ends_the_server_with_a_delay_in_flight(tmp_path):
 
 def test_keep_alive_slow_client_and_shutdown_settings_reach_uvicorn():
     options = uvicorn_options(Config(keep_alive_seconds=7, shutdown_seconds=2, limit_concurrency=50))
-    assert options == {"http": "h11", "timeout_keep_alive": 7, "timeout_graceful_shutdown": 2, "h11_max_incomplete_event_size": 16 * 1024,
+    protocol = options.pop("http")
+    assert options == {"timeout_keep_alive": 7, "timeout_graceful_shutdown": 2, "h11_max_incomplete_event_size": 16 * 1024,
                        "limit_concurrency": 50}
+    # uvicorn[standard]'s httptools, with the request head bounded like h11's (mockserver/_http.py)
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    assert isinstance(protocol, type) and issubclass(protocol, HttpToolsProtocol)
 
 
 def test_a_body_that_does_not_arrive_in_time_gets_a_4xx_in_the_providers_format():
@@ -519,6 +524,32 @@ def test_a_request_head_that_never_ends_is_cut_off_and_the_server_goes_on(mock):
         while chunk := sock.recv(65536):
             data += chunk
     assert data.split(b" ", 2)[1] in (b"400", b"431")
+    assert mock.get("/__vision__/health").status_code == 200
+
+
+def test_a_request_head_trickled_in_small_pieces_is_cut_off_at_the_bound(mock):
+    """Sent a kilobyte at a time, a head that never ends is refused once it passes the bound (431, closed), not read
+    for ever; a request whose head and large body arrive together is not mistaken for one."""
+    port = int(str(mock.base_url).rstrip("/").rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"GET /__vision__/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sent, data = 0, b""
+        try:
+            while sent < 200 * 1024:  # far past the bound: the server must have closed long before
+                sock.sendall(b"X-Pad-%d: %s\r\n" % (sent, b"p" * 1000))
+                sent += 1024
+                time.sleep(0.001)  # separate reads on the server
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    assert sent < 200 * 1024 or data, "the server kept reading a head that never ends"
+    assert data.startswith(b"HTTP/1.1 431"), data[:200]
+    big = mock.post(HF_DET, content=PNG + b"\0" * (512 * 1024), headers=PNG_CT)  # head + body in the same reads
+    assert big.status_code != 431
     assert mock.get("/__vision__/health").status_code == 200
 
 
