@@ -30,6 +30,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -48,6 +49,7 @@ from ._fetch import FetchError, fetch_image
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
+from ._replay import Sources
 from ._scenarios import Behaviour, Configured
 from ._state import JournalBounds, offload, open_store
 from ._wire import (
@@ -79,7 +81,8 @@ GUESS_HEADER = "x-vision-model-guess"
 
 
 def guess_task(model_id: str) -> str | None:
-    """A Hugging Face task guessed from a model id's name, or None: 'detr'/'yolo'/... detect; 'seg'/'mask2former'/... segment."""
+    """A Hugging Face task guessed from a model id's name, or None: 'detr'/'yolo'/... detect; 'seg'/'mask2former'/...
+    segment."""
     family = _families.catalogue().guess(model_id)  # the built-in families' name patterns, in catalogue order
     return family.task if family is not None else None
 
@@ -131,7 +134,6 @@ class Server:
     windows and the journal live in the state store (``mockserver._state``), shared by every worker of a server and,
     over Redis, by several servers; only the response cache belongs to this process."""
 
-
     def __init__(self, config: Config):
         self.config = config
         self.started = time.time()
@@ -151,6 +153,7 @@ class Server:
             ("roboflow", "semantic-segmentation"): self._roboflow,
             ("airefinery", "image-segmentation"): self._airefinery,
         }
+        self.sources = Sources(config)  # --replay / --upstream: answers the mock does not compute
 
     def reset(self) -> None:
         """Back to the configured state: rules, loading, rate limits and the journal in the shared store (in one step,
@@ -288,12 +291,11 @@ class Server:
         await offload(self.journal.record, entry)
         return response
 
-
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
         contract, path_params, error = self.select(route, raw)
         if error is not None:
             return error
-        assert contract is not None
+        assert contract is not None  # noqa: S101 (narrows the type: select gives a contract whenever no error)
         entry.operation = contract.operation
         resolution = self._resolution(contract, path_params)
         if resolution is not None:
@@ -303,13 +305,20 @@ class Server:
         if outcome.response is not None:
             await self._judge(contract, raw, path_params, entry)
             return _mark_guess(outcome.response, resolution)
-        response = await self._compute(contract, raw, path_params, entry)
+        response = await self._answer(contract, raw, path_params, entry)
         if outcome.after and response.status_code == 200:
-            response = Response(violate(contract, response.body), media_type=JSON_MEDIA_TYPE, headers={
+            response = Response(violate(contract, bytes(response.body)), media_type=JSON_MEDIA_TYPE, headers={
                 k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
         return _mark_guess(response, resolution)
 
-    async def _judge(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry):
+    async def _answer(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
+        """The answer's source: a recording or the upstream (judged, ``x-vision-source``), else computed here."""
+        sourced = await self.sources.answer(contract, raw, path_params, entry)
+        return sourced if sourced is not None else await self._compute(contract, raw, path_params, entry)
+
+    async def _judge(
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry,
+    ) -> tuple[contracts.Request | None, contracts.Report | WireError, contracts.RequestFacts | None]:
         """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
         try:  # off the event loop: a large JSON or multipart body takes CPU time
             envelope = await run_in_threadpool(raw.parse, contract, path_params, max_json_depth=self.config.max_json_depth,
@@ -327,9 +336,11 @@ class Server:
     async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
         reject = reject_status(contract)
         envelope, report, facts = await self._judge(contract, raw, path_params, entry)
-        if envelope is None:
+        if isinstance(report, WireError):  # the wire did not parse: no envelope, no facts
             exc = report
             return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [wire_violation(exc)])
+        assert envelope is not None  # noqa: S101 (_judge returns an envelope and facts once the wire parsed)
+        assert facts is not None  # noqa: S101
         warned = _warnings_header(report)
         if report.errors:
             return error_response(contract, reject, report_message(contract, report), report.errors, headers=warned)
@@ -436,7 +447,8 @@ def _mark_guess(response: Response, resolution: _families.Resolution | None) -> 
 # --- ASGI glue -------------------------------------------------------------------------------------------------
 
 class _CollapseSlashes:
-    """``//v1/images/segmentations`` -> ``/v1/images/segmentations`` (the AI Refinery SDK keeps a base URL's trailing slash)."""
+    """``//v1/images/segmentations`` -> ``/v1/images/segmentations`` (the AI Refinery SDK keeps a base URL's trailing
+    slash)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -457,17 +469,18 @@ def _hf_contract(config: Config) -> Contract | None:
 
 
 def _starlette_path(contract: Contract, template: str) -> str:
-    """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``, integer -> ``:int``)."""
+    """The contract's path template with Starlette converters from the path schema (``/`` allowed -> ``:path``,
+    integer -> ``:int``)."""
     path_schema, _ = contract.request_part("path")
     props = path_schema.get("properties", {})
 
-    def convert(m: re.Match) -> str:
+    def convert(m: re.Match[str]) -> str:
         name = m.group(1)
         schema = props.get(name, {})
         if schema.get("type") == "integer":
-            return "{%s:int}" % name
+            return f"{{{name}:int}}"
         if "/" in schema.get("pattern", ""):
-            return "{%s:path}" % name
+            return f"{{{name}:path}}"
         return m.group(0)
 
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", convert, template)
@@ -488,7 +501,8 @@ def _routes(config: Config) -> list[Route]:
 
 def _endpoint(route: Route) -> Callable[[StarletteRequest], Awaitable[Response]]:
     async def endpoint(request: StarletteRequest) -> Response:
-        return await request.app.state.server.handle(request, route)
+        server: Server = request.app.state.server
+        return await server.handle(request, route)
 
     endpoint.__name__ = f"{route.provider}_{route.path.strip('/').replace('/', '_').replace('{', '').replace('}', '') or 'root'}"
     return endpoint
@@ -563,17 +577,10 @@ def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
     """The contracts' OpenAPI document for the enabled providers, plus FastAPI's own paths for the other routes."""
     if app.openapi_schema:
         return app.openapi_schema
-    provider_routes = [r for r in app.routes if getattr(r, "tags", None) and r.tags[0] in config.providers]
+    from vision_contracts.contracts import openapi as contract_openapi
+
+    provider_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.tags and r.tags[0] in config.providers]
     generated = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    try:
-        from vision_contracts.contracts import openapi as contract_openapi  # type: ignore[attr-defined]
-    except ImportError:
-        contract_openapi = None
-    if contract_openapi is None or not hasattr(contract_openapi, "build"):
-        # TODO(lead): contracts.openapi.build(providers) is not available yet; FastAPI's generated document
-        # (paths and summaries, no request bodies) stands in until it is.
-        app.openapi_schema = generated
-        return generated
     models = None if config.guess_tasks else {"huggingface": sorted(config.served_models())}
     doc = contract_openapi.build(list(config.providers), models=models, server_url=f"http://{config.host}:{config.port}")
     paths = doc.setdefault("paths", {})

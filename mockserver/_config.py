@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _families
 from ._adminauth import ADMIN_TOKEN_ENV, allowed_hosts
@@ -32,7 +32,10 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used, with a sentence saying why."""
 
 
-def _frozen_map(value: Mapping[str, str] | None = None) -> Mapping[str, str]:
+_V = TypeVar("_V")
+
+
+def _frozen_map(value: Mapping[str, _V] | None = None) -> Mapping[str, _V]:
     return MappingProxyType(dict(value or {}))
 
 
@@ -93,6 +96,7 @@ class Config:
     work_size: int = 128
     colours: int = 6
     cache_size: int = 256
+    keep_bodies_mb: float = 64  # request images and answer bodies kept for the inspector (/__vision__/ui/); 0: none
     created: int | None = None
     log_level: str = "info"
     auth: Mapping[str, tuple[str, ...]] = field(default_factory=_frozen_map)
@@ -106,6 +110,15 @@ class Config:
     state: str | None = None
     max_wait_seconds: float = 30.0
     roboflow_models: tuple[str, ...] = ()
+    # The validating proxy and its recordings (mockserver._proxy, mockserver._replay): provider -> base URL forwarded
+    # to; the folder recorded to (HAR) and the one replayed from; what a replay miss gets (error, mock or upstream).
+    upstream: Mapping[str, str] = field(default_factory=_frozen_map)
+    upstream_timeout_seconds: float = 60.0
+    upstream_max_bytes: int = 50_000_000
+    record: str | None = None
+    replay: str | None = None
+    on_miss: str = "error"
+    record_body_limit: int = 256 * 1024
     # The mock as a service (see _service_problem): the admin plane's lock, SSRF, and per-request bounds.
     admin_token: str | None = None
     insecure_admin: bool = False
@@ -145,6 +158,8 @@ class Config:
             raise ConfigError(f"colours must lie between 2 and 64, got {self.colours}.")
         if self.cache_size < 0:
             raise ConfigError(f"cache_size must be 0 (no cache) or more, got {self.cache_size}.")
+        if not isinstance(self.keep_bodies_mb, (int, float)) or not 0 <= self.keep_bodies_mb < 1e9:
+            raise ConfigError(f"keep_bodies_mb must be 0 (keep no bodies) or more megabytes, got {self.keep_bodies_mb!r}.")
         object.__setattr__(self, "auth", _frozen_map({p: tuple(t) if not isinstance(t, str) else (t,) for p, t in self.auth.items()}))
         object.__setattr__(self, "rate_limits", _frozen_map(self.rate_limits))
         object.__setattr__(self, "loading", _frozen_map(self.loading))
@@ -168,7 +183,8 @@ class Config:
         if self.max_wait_seconds < 0:
             raise ConfigError(f"max_wait_seconds must be 0 or more, got {self.max_wait_seconds}.")
         object.__setattr__(self, "admin_hosts", tuple(self.admin_hosts))
-        problem = _service_problem(self)
+        object.__setattr__(self, "upstream", _frozen_map(self.upstream))
+        problem = _service_problem(self) or _proxy_problem(self)
         if problem:
             raise ConfigError(problem)
 
@@ -203,6 +219,22 @@ class Config:
         out["admin_token"] = "set, redacted" if self.admin_token else None
         out["state"] = None if self.state is None else without_password(self.state)
         return out
+
+
+def _proxy_problem(config: Config) -> str | None:
+    """The first unusable value among the proxy and recording options, as a sentence."""
+    for provider, url in config.upstream.items():
+        if provider not in PROVIDERS:
+            return f"upstream: expected a provider among {', '.join(PROVIDERS)}, got {provider!r}."
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return f"upstream[{provider!r}]: expected an http:// or https:// base URL, got {url!r}."
+    if config.on_miss not in ("error", "mock", "upstream"):
+        return f"on_miss must be error, mock or upstream, got {config.on_miss!r}."
+    if config.on_miss == "upstream" and (not config.upstream or config.replay is None):
+        return "on_miss upstream forwards replay misses: it needs replay (--replay DIR) and upstream (--upstream PROVIDER=URL)."
+    if config.upstream_timeout_seconds <= 0 or config.upstream_max_bytes < 1 or config.record_body_limit < 0:
+        return "upstream_timeout_seconds and upstream_max_bytes must be positive and record_body_limit 0 or more."
+    return None
 
 
 def _service_problem(config: Config) -> str | None:
@@ -277,8 +309,8 @@ def _url_pair(text: str) -> tuple[str, str]:
 
 
 def _rate_pair(text: str) -> tuple[str, dict[str, float]]:
-    provider, sep, rate = text.partition("=")
-    count, slash, seconds = rate.partition("/")
+    provider, _, rate = text.partition("=")
+    count, _, seconds = rate.partition("/")
     try:
         return provider.strip(), {"requests": int(count), "seconds": float(seconds)}
     except ValueError:
@@ -286,7 +318,7 @@ def _rate_pair(text: str) -> tuple[str, dict[str, float]]:
 
 
 def _loading_pair(text: str) -> tuple[str, dict[str, float]]:
-    model, sep, amount = text.rpartition("=")
+    model, _, amount = text.rpartition("=")
     try:
         if amount.endswith("s"):
             return model.strip(), {"seconds": float(amount[:-1])}
@@ -344,12 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve only these Roboflow models (others get 404 Not Found); repeatable")
     p.add_argument("--journal-limit", type=int, help="requests kept in the request journal (default 1000)")
     p.add_argument("--journal-max-bytes", type=int, help="bytes of JSON kept in the request journal (default 16000000)")
+    p.add_argument("--keep-bodies-mb", type=float,
+                   help="megabytes of request images and answer bodies the journal keeps for the inspector at "
+                        "/__vision__/ui/ (default 64; the oldest go first; 0 keeps none)")
     p.add_argument("--state", metavar="PATH|redis://HOST:PORT/DB",
                    help="where rules, loading, rate limits and the journal live: a SQLite file kept across restarts, or a "
                         "Redis database shared by several servers (default: a temporary SQLite file, removed at exit)")
     p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
     _add_service_options(p)
+    _add_proxy_options(p)
     return p
 
 
@@ -424,6 +460,8 @@ def load_config(args: argparse.Namespace) -> Config:
                  "journal_limit", "journal_max_bytes", "state", "max_wait_seconds"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    if args.keep_bodies_mb is not None:
+        values["keep_bodies_mb"] = args.keep_bodies_mb
     if args.providers is not None:
         values["providers"] = _split(args.providers)
     if args.model:
@@ -450,6 +488,35 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.strict:
         values["strict"] = True
     values.update(_service_values(args, config))
+    values.update(_proxy_values(args, config))
     if values.get("image_dir") and not os.path.isdir(values["image_dir"]):
         raise ConfigError(f"--image-dir {values['image_dir']} is not a directory.")
     return replace(config, **values)
+
+
+def _add_proxy_options(p: argparse.ArgumentParser) -> None:
+    """The validating proxy: forward, record, replay."""
+    g = p.add_argument_group("validating proxy, recording and replay")
+    g.add_argument("--upstream", metavar="PROVIDER=BASE_URL", action="append", type=_url_pair, default=[],
+                   help="forward this provider's requests to BASE_URL (same path and query), judge every answer "
+                        "(x-vision-verdict header, journal); repeatable")
+    g.add_argument("--upstream-timeout-seconds", type=float, help="longest wait for an upstream answer (default 60); then 503")
+    g.add_argument("--upstream-max-bytes", type=int, help="largest upstream body (default 50000000); larger gets 500")
+    g.add_argument("--record", metavar="DIR", help="write every proxied interaction to DIR as HAR (credentials redacted)")
+    g.add_argument("--record-body-limit", type=int, help="bodies larger than this go to sidecar files beside the HAR (default 262144)")
+    g.add_argument("--replay", metavar="DIR", help="answer from the HAR recordings in DIR, with no network")
+    g.add_argument("--on-miss", choices=("error", "mock", "upstream"),
+                   help="a request no recording matches: error (404 naming the nearest recording; default), mock "
+                        "(computed answer) or upstream (forwarded and recorded)")
+
+
+def _proxy_values(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("upstream_timeout_seconds", "upstream_max_bytes", "record", "record_body_limit", "replay", "on_miss"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    if args.upstream:
+        values["upstream"] = {**config.upstream, **dict(args.upstream)}
+    if args.on_miss == "upstream" and "record" not in values and config.record is None and args.replay:
+        values["record"] = args.replay  # record-missing mode: the forwarded answers join the replayed folder
+    return values

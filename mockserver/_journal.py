@@ -129,7 +129,7 @@ class Entry:
     query: dict[str, str]
     headers: dict[str, str]
     body_size: int
-    body_sha256: str
+    body_sha256: str | None  # None when the body was refused unread (too large, too slow)
     provider: str | None = None
     operation: str | None = None
     #: Hugging Face: the model family answering, ``{"name", "task", "subtask", "source"}``; ``source`` is
