@@ -13,6 +13,11 @@
 token and by IP or service name, and the answer (status, providers, seed, cache size) reads no journal, rule or
 configuration secret and changes nothing.
 
+The inspector's pages (``GET /__vision__/ui/``, ``/ui/entries/ID``, ``/ui/static/...``: static HTML, CSS and
+JavaScript, no data) pass the token check (1 and 2 still hold): a browser cannot send a bearer token when it opens a
+page. Their data comes from ``/__vision__/ui/api/...``, which needs the token like every other admin call; the page
+asks for it once and sends it.
+
 ``exposure_problem`` is the start-up check: a server bound to a non-loopback address without an admin token
 refuses to start unless ``--insecure-admin`` says the risk is accepted.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -38,6 +44,7 @@ __all__ = ["ADMIN_TOKEN_ENV", "AdminGuard", "admin_headers", "allowed_hosts", "e
 ADMIN_PREFIX = "/__vision__"  # _admin.ADMIN_PREFIX (not imported: _admin imports FastAPI routers, this stays ASGI only)
 ADMIN_TOKEN_ENV = "VISION_MOCK_ADMIN_TOKEN"
 OPEN_PATHS = frozenset({ADMIN_PREFIX + "/health"})
+UI_PAGES = re.compile(re.escape(ADMIN_PREFIX) + r"/ui(?:/|/entries/[0-9]+|/static/[A-Za-z0-9_.-]+)?")  # no data: no token
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -178,7 +185,8 @@ def _refusal(scope: Scope, config: Config) -> tuple[int, str] | None:
             f"or from a page served by the mock's own address."
         )
     token = config.admin_token
-    if token:
+    page = scope.get("method", "GET").upper() in ("GET", "HEAD") and UI_PAGES.fullmatch(scope.get("path", "")) is not None
+    if token and not page:
         presented = credential("bearer", "authorization", {"authorization": _header(scope, b"authorization") or ""}, {})
         if not token_ok(presented, (token,)):
             return 401, (

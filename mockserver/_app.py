@@ -46,6 +46,7 @@ from ._admin import ADMIN_PREFIX, admin_router
 from ._adminauth import AdminGuard
 from ._config import Config
 from ._fetch import FetchError, fetch_image
+from ._inspector import inspector_router, record_with_bodies
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
@@ -141,7 +142,7 @@ class Server:
         self.cache = _ResponseCache(config.cache_size)
         self.decodes = DecodeGate.from_config(config)  # images decoded/generated at once, and their pixels
         # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
-        self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes))
+        self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
         self.behaviour = Behaviour(self.state, config.seed)
         self.journal = Journal(self.state)
         self.configured = Configured.from_json(config.rate_limits, config.loading, config.scenarios)
@@ -282,13 +283,18 @@ class Server:
             contract = route.contracts[0]
             status = 500 if 500 in contract.error_statuses else reject_status(contract)
             response = error_response(contract, status, f"The mock server failed: {type(exc).__name__}: {exc}.")
-        return await self._finish(entry, response, started)
+        return await self._finish(entry, response, started, raw=raw)
 
-    async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True) -> Response:
-        """Record the entry, committed before the answer leaves: a server killed after answering loses no entry."""
+    async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True,
+                      raw: RawRequest | None = None) -> Response:
+        """Record the entry, committed before the answer leaves: a server killed after answering loses no entry. With
+        ``raw``, its bodies too (the inspector's, within --keep-bodies-mb), in the same store call."""
         entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        await offload(self.journal.record, entry)
+        if raw is not None and entry.status is not None and self.state.bounds.bodies:
+            await offload(record_with_bodies, self.journal, entry, raw, response)
+        else:
+            await offload(self.journal.record, entry)
         return response
 
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
@@ -519,7 +525,7 @@ def _redact_logs() -> None:
 def prepare_state(config: Config) -> None:
     """Before uvicorn starts (workers or not): the config's state store created, or opened, and seeded with the
     configured behaviour unless it was before. Raises StateError or ScenarioError with a sentence."""
-    store = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes))
+    store = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
     try:
         Behaviour(store, config.seed).seed(Configured.from_json(config.rate_limits, config.loading, config.scenarios))
     finally:
@@ -553,6 +559,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             return JSONResponse({"organization_id": "vision-mock", "valid": True})
 
     app.include_router(admin_router())
+    app.include_router(inspector_router())  # /__vision__/ui/: the journal as pages (mockserver._inspector)
 
     @app.exception_handler(StarletteHTTPException)
     async def journal_unrouted(request: StarletteRequest, exc: StarletteHTTPException) -> Response:

@@ -83,14 +83,18 @@ def writes_refused() -> None:
 @dataclass(frozen=True)
 class JournalBounds:
     """How much of the journal a store keeps: the oldest entries go first once either bound is passed (the newest
-    entry always stays, however large)."""
+    entry always stays, however large). ``bodies``: bytes of kept request and answer bodies (the inspector's pictures),
+    the oldest dropped first; 0 keeps none, and a body larger than the bound is not kept."""
 
     entries: int = 1000
     bytes: int = 16_000_000
+    bodies: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.entries < 1 or self.bytes < 1:
             raise ValueError(f"The journal bounds must be at least 1 entry and 1 byte, got {self.entries} and {self.bytes}.")
+        if self.bodies < 0:
+            raise ValueError(f"The bound on kept bodies must be 0 bytes or more, got {self.bodies}.")
 
 
 DEFAULT_BOUNDS = JournalBounds()
@@ -185,8 +189,15 @@ class StateStore(Protocol):
         """In one step: replace ``documents`` and empty the journal (its counts back to zero; ids keep growing)."""
         ...
 
-    def record(self, entry: Mapping[str, Any]) -> int:
-        """Append a finished journal entry (its ``id`` ignored), committed before returning; its new, unique id."""
+    def record(self, entry: Mapping[str, Any], body: bytes | None = None) -> int:
+        """Append a finished journal entry (its ``id`` ignored), committed before returning; its new, unique id. With
+        ``body`` (the entry's request and answer bodies, packed by the caller), that is kept too, in the same step,
+        under the entry's id, within ``bounds.bodies`` (the oldest bodies dropped first; see :meth:`body`)."""
+        ...
+
+    def body(self, entry_id: int) -> bytes | None:
+        """The body kept with the entry ``entry_id``, or None (never given, dropped by the bound, or the entry evicted
+        or cleared)."""
         ...
 
     def entries(self, where: JournalFilter, limit: int) -> JournalPage:

@@ -38,8 +38,11 @@ __all__ = ["RedisStore"]
 PREFIX = "vision-mock:"
 _JOURNAL = PREFIX + "journal"
 _IDS, _TOTAL, _EVICTED, _BYTES = (f"{_JOURNAL}:{name}" for name in ("ids", "total", "evicted", "bytes"))
+# The inspector's bodies: a hash entry id -> body, the ids in the order kept, and their bytes (JournalBounds.bodies).
+_BODIES, _BODY_IDS, _BODY_BYTES = (f"{PREFIX}bodies{name}" for name in ("", ":ids", ":bytes"))
 
-# KEYS: journal, ids, total, evicted, bytes. ARGV: the entry's JSON without its id, the bounds (entries, bytes).
+# KEYS: journal, ids, total, evicted, bytes, bodies, body ids, body bytes. ARGV: the entry's JSON without its id, the
+# bounds (entries, bytes, bodies), the body ('' for none). An evicted entry's body goes with it.
 _RECORD = """
 local id = redis.call('INCR', KEYS[2])
 local doc = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
@@ -48,11 +51,36 @@ redis.call('INCR', KEYS[3])
 local size = redis.call('INCRBY', KEYS[5], #doc)
 local evicted = 0
 while kept > 1 and (kept > tonumber(ARGV[2]) or size > tonumber(ARGV[3])) do
-  size = redis.call('DECRBY', KEYS[5], #redis.call('LPOP', KEYS[1]))
+  local old = redis.call('LPOP', KEYS[1])
+  size = redis.call('DECRBY', KEYS[5], #old)
+  local old_id = string.match(old, '^{"id":(%d+)')
+  if old_id then
+    local held = redis.call('HSTRLEN', KEYS[6], old_id)
+    if held > 0 then
+      redis.call('HDEL', KEYS[6], old_id)
+      redis.call('DECRBY', KEYS[8], held)
+    end
+  end
   kept = kept - 1
   evicted = evicted + 1
 end
 if evicted > 0 then redis.call('INCRBY', KEYS[4], evicted) end
+local body = ARGV[5]
+local bound = tonumber(ARGV[4])
+if #body > 0 and #body <= bound then
+  local held = tonumber(redis.call('GET', KEYS[8]) or '0')
+  while held + #body > bound and redis.call('LLEN', KEYS[7]) > 0 do
+    local old_id = redis.call('LPOP', KEYS[7])
+    local old_size = redis.call('HSTRLEN', KEYS[6], old_id)
+    if old_size > 0 then
+      redis.call('HDEL', KEYS[6], old_id)
+      held = redis.call('DECRBY', KEYS[8], old_size)
+    end
+  end
+  redis.call('HSET', KEYS[6], id, body)
+  redis.call('RPUSH', KEYS[7], id)
+  redis.call('INCRBY', KEYS[8], #body)
+end
 return id
 """
 
@@ -132,16 +160,22 @@ class RedisStore:
         with self._errors(), self._client.pipeline(transaction=True) as pipe:
             if documents:
                 pipe.mset({_doc(k): json.dumps(v) for k, v in documents.items()})
-            pipe.delete(_JOURNAL, _TOTAL, _EVICTED, _BYTES)
+            pipe.delete(_JOURNAL, _TOTAL, _EVICTED, _BYTES, _BODIES, _BODY_IDS, _BODY_BYTES)
             pipe.execute()
 
     # --- the journal -------------------------------------------------------------------------------------------
 
-    def record(self, entry: Mapping[str, Any]) -> int:
+    def record(self, entry: Mapping[str, Any], body: bytes | None = None) -> int:
         writes_refused()
         doc = encode_entry(entry)
+        keys = [_JOURNAL, _IDS, _TOTAL, _EVICTED, _BYTES, _BODIES, _BODY_IDS, _BODY_BYTES]
         with self._errors():
-            return int(self._record(keys=[_JOURNAL, _IDS, _TOTAL, _EVICTED, _BYTES], args=[doc, self.bounds.entries, self.bounds.bytes]))
+            return int(self._record(keys=keys, args=[doc, self.bounds.entries, self.bounds.bytes, self.bounds.bodies, body or b""]))
+
+    def body(self, entry_id: int) -> bytes | None:
+        with self._errors():
+            found = self._client.hget(_BODIES, str(entry_id))
+        return found.encode() if isinstance(found, str) else found
 
     def entries(self, where: JournalFilter, limit: int) -> JournalPage:
         with self._errors():
@@ -160,6 +194,6 @@ class RedisStore:
         writes_refused()
         with self._errors(), self._client.pipeline(transaction=True) as pipe:
             pipe.llen(_JOURNAL)
-            pipe.delete(_JOURNAL, _TOTAL, _EVICTED, _BYTES)
+            pipe.delete(_JOURNAL, _TOTAL, _EVICTED, _BYTES, _BODIES, _BODY_IDS, _BODY_BYTES)
             kept, _ = pipe.execute()
         return int(kept)

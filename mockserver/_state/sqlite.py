@@ -15,6 +15,7 @@ import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ _SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS journal_counts (one INTEGER PRIMARY KEY CHECK (one = 1), total INTEGER NOT NULL,"
      " kept INTEGER NOT NULL, evicted INTEGER NOT NULL, bytes INTEGER NOT NULL)"),
     "INSERT OR IGNORE INTO journal_counts VALUES (1, 0, 0, 0, 0)",
+    # the inspector's bodies, keyed by journal entry id, bounded apart (JournalBounds.bodies)
+    "CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL)",
 )
 # The entries a filter matches, newest first, each with how many matched in all: every parameter that is not NULL must
 # match; the path is a prefix compared exactly (no LIKE wildcards).
@@ -70,6 +73,7 @@ class SQLiteStore:
         self.local_reads = True
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._closed = False
+        self._batch = threading.local()  # .db: the connection of this thread's open batch (see batch)
         self._finalizer = weakref.finalize(self, _discard, self._pool, temporary)
         with self._transaction() as db:
             for statement in _SCHEMA:
@@ -110,8 +114,15 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction holding the write lock from its start (``BEGIN IMMEDIATE``)."""
+        """A short write transaction holding the write lock from its start (``BEGIN IMMEDIATE``); within
+        :meth:`batch` on this thread, a savepoint of the batch's transaction instead (atomic on its own, committed
+        with the batch)."""
         writes_refused()  # within read_only(): nothing written, the caller makes the call again where it may wait
+        batched: sqlite3.Connection | None = getattr(self._batch, "db", None)
+        if batched is not None:
+            with self._savepoint(batched):
+                yield batched
+            return
         with self._borrow() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -121,6 +132,35 @@ class SQLiteStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _savepoint(self, db: sqlite3.Connection) -> Iterator[None]:
+        try:
+            db.execute("SAVEPOINT one_call")
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK TO one_call")
+                raise
+            finally:
+                db.execute("RELEASE one_call")
+        except sqlite3.Error as exc:
+            raise StateError(f"The SQLite state store {self.location} failed: {str(exc).rstrip('.')}.") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: the writes made on this thread within the block share one transaction, committed (one
+        lock, one commit) as the block ends; each call stays atomic on its own (a savepoint: one that raises changes
+        nothing, the others still commit). Nothing is committed before the block ends: answer no caller before."""
+        if getattr(self._batch, "db", None) is not None:
+            yield
+            return
+        with self._transaction() as db:
+            self._batch.db = db
+            try:
+                yield
+            finally:
+                self._batch.db = None
 
     @classmethod
     def temporary(cls, bounds: JournalBounds = DEFAULT_BOUNDS) -> SQLiteStore:
@@ -162,7 +202,7 @@ class SQLiteStore:
 
     # --- the journal -------------------------------------------------------------------------------------------
 
-    def record(self, entry: Mapping[str, Any]) -> int:
+    def record(self, entry: Mapping[str, Any], body: bytes | None = None) -> int:
         doc = encode_entry(entry)
         verdict = entry.get("verdict") or {}
         valid = verdict.get("valid")
@@ -174,6 +214,8 @@ class SQLiteStore:
             ).lastrowid
             db.execute("UPDATE journal_counts SET total = total + 1, kept = kept + 1, bytes = bytes + ?", (len(doc),))
             self._evict(db)
+            if body is not None and entry_id is not None and 0 < len(body) <= self.bounds.bodies:
+                self._keep_body(db, entry_id, body)
         if entry_id is None:
             raise StateError(f"The SQLite state store {self.location} gave no id to a new journal entry.")
         return entry_id
@@ -189,7 +231,26 @@ class SQLiteStore:
         rows.close()
         if dropped:
             db.execute("DELETE FROM journal WHERE id <= ?", (last,))
+            db.execute("DELETE FROM bodies WHERE id <= ?", (last,))  # an evicted entry's bodies go with it
             db.execute("UPDATE journal_counts SET kept = kept - ?, bytes = bytes - ?, evicted = evicted + ?", (dropped, freed, dropped))
+
+    def _keep_body(self, db: sqlite3.Connection, entry_id: int, body: bytes) -> None:
+        """Keep ``body`` under ``entry_id``, dropping the oldest bodies while the bound would be passed."""
+        size = int(db.execute("SELECT coalesce(sum(size), 0) FROM bodies").fetchone()[0])
+        if size + len(body) > self.bounds.bodies:
+            dropped, freed = None, 0
+            for row_id, row_size in db.execute("SELECT id, size FROM bodies ORDER BY id").fetchall():
+                if size - freed + len(body) <= self.bounds.bodies:
+                    break
+                dropped, freed = row_id, freed + row_size
+            if dropped is not None:
+                db.execute("DELETE FROM bodies WHERE id <= ?", (dropped,))
+        db.execute("INSERT OR REPLACE INTO bodies (id, size, data) VALUES (?, ?, ?)", (entry_id, len(body), body))
+
+    def body(self, entry_id: int) -> bytes | None:
+        with self._borrow() as db:
+            row = db.execute("SELECT data FROM bodies WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def entries(self, where: JournalFilter, limit: int) -> JournalPage:
         with self._borrow() as db:
@@ -243,6 +304,7 @@ def _store(db: sqlite3.Connection, documents: Mapping[str, Json]) -> None:
 def _empty_journal(db: sqlite3.Connection) -> int:
     kept = int(db.execute("SELECT kept FROM journal_counts").fetchone()[0])
     db.execute("DELETE FROM journal")
+    db.execute("DELETE FROM bodies")
     db.execute("UPDATE journal_counts SET total = 0, kept = 0, evicted = 0, bytes = 0")
     return kept
 
