@@ -22,7 +22,7 @@ import hashlib
 import os
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -137,6 +137,8 @@ def addoption(parser: pytest.Parser) -> None:
                     help="expect the documented contract: suspicious requests (accepted by the real service, not by the documents) "
                          "must get a 4xx, as from vision-mock --strict (default: the ini option vision_strict, else false)")
     group.addoption("--vision-timeout", metavar="SECONDS", type=float, default=60.0, help="timeout of each request (default 60)")
+    group.addoption("--vision-report", metavar="FILE", help="write an HTML report drawing every failing case's answer over its "
+                                                            "request image (the mock inspector's drawing; one file, offline)")
 
 
 @dataclass
@@ -154,6 +156,8 @@ class _Run:
     timeout: float
     strict: bool = False
     client: httpx.Client | None = None
+    report: Path | None = None  # --vision-report FILE
+    failures: list[Any] = field(default_factory=list)  # the report's failing cases
 
     def http(self) -> httpx.Client:
         import httpx
@@ -206,7 +210,8 @@ def _run_of(config: pytest.Config) -> _Run | None:
     image_dir = config.getoption("vision_image_dir")
     return _Run(target.rstrip("/"), provider, operation, config.getoption("vision_examples"), config.getoption("vision_seed"),
                 token, token_env, config.getoption("vision_model"), Path(image_dir).resolve() if image_dir else None,
-                tolerate, config.getoption("vision_timeout"), bool(config.getoption("vision_strict") or config.getini("vision_strict")))
+                tolerate, config.getoption("vision_timeout"), bool(config.getoption("vision_strict") or config.getini("vision_strict")),
+                report=Path(config.getoption("vision_report")).resolve() if config.getoption("vision_report") else None)
 
 
 class ConformanceSuite(pytest.Collector):
@@ -336,6 +341,18 @@ class ConformanceItem(pytest.Item):
             response = run.http().request(wire.method, url, params=wire.query, headers=wire.headers, content=wire.body)
         except httpx.HTTPError as exc:
             raise ConformanceFailure(f"transport: the request failed before any response: {type(exc).__name__}: {exc}") from None
+        try:
+            self._judge(contract, response, by_url)
+        except ConformanceFailure as exc:
+            if run.report is not None:  # --vision-report: drawn in the HTML report
+                from ._report import failing_case
+
+                run.failures.append(failing_case(run.provider, run.operation, case.name, request, response.status_code,
+                                                 response.content, str(exc)))
+            raise
+
+    def _judge(self, contract: contracts.Contract, response: httpx.Response, by_url: bool) -> None:
+        run, case, request = self.run, self.case, self.case.request
         odd = case.suspicious
         refused = case.invalid or (odd if run.strict else None)  # what the server must answer with a 4xx
         if refused is not None:
@@ -383,6 +400,10 @@ def collect(session: pytest.Session, config: pytest.Config, items: list[pytest.I
 
 def unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(_RUN, None)
+    if run is not None and run.report is not None:
+        from ._report import write_report
+
+        write_report(run.report, f"vision-contracts conformance: {run.provider} {run.operation} against {run.target}", run.failures)
     if run is not None and run.client is not None:
         run.client.close()
 

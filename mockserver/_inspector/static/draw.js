@@ -72,9 +72,10 @@
       answer.forEach(function (it, i) {
         it = it || {};
         var item = {index: i, label: it.label, score: it.score, path: "$[" + i + "]"};
-        if (it.box && typeof it.box === "object") {
+        if (operation === "object-detection" || (it.box && typeof it.box === "object")) {
           item.kind = "box";
-          item.box = {xmin: num(it.box.xmin), ymin: num(it.box.ymin), xmax: num(it.box.xmax), ymax: num(it.box.ymax)};
+          var b = it.box && typeof it.box === "object" ? it.box : {};
+          item.box = {xmin: num(b.xmin), ymin: num(b.ymin), xmax: num(b.xmax), ymax: num(b.ymax)};
         } else {
           item.kind = "mask";
           item.maskSrc = pngSrc(it.mask);
