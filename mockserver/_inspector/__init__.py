@@ -116,7 +116,7 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _url(entry: Mapping[str, Any]) -> str:
     query = entry.get("query") or {}
-    return str(entry.get("path", "/")) + (f"?{urlencode(query)}" if query else "")
+    return str(entry.get("path", "/")) + (f"?{urlencode(query, safe='[]')}" if query else "")
 
 
 def _curl(entry: Mapping[str, Any], origin: str, kept: Kept | None) -> str:

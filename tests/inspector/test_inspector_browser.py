@@ -161,6 +161,11 @@ def test_roboflow_and_airefinery_entries_draw(mock, sent, open_page):
     open_entry(p.page, mock, sent["airefinery"])
     assert "(85, 70)" in p.page.locator("#points").inner_text()
     assert near(pixel(p.page, 87, 72), (255, 235, 59)), "the prompt point is drawn where it was given"
+    mask = Image.open(io.BytesIO(base64.b64decode(sent["_answers"]["airefinery"]["data"][0]["b64_json"])))
+    assert mask.getpixel((60, 50)) == 1 and mask.getpixel((10, 10)) == 0, "the mock's mask (0/1 values) covers the rectangle"
+    colour = p.page.evaluate("VisionDraw.PALETTE[0]")
+    assert near(pixel(p.page, 60, 50), blend(RED, colour, 0.5)), "the mask is drawn over the rectangle"
+    assert pixel(p.page, 10, 10) == BACKGROUND, "and not outside it"
     assert "air-key" not in p.page.content()
     p.screenshot("airefinery-entry.png")
 

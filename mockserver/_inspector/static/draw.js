@@ -128,9 +128,13 @@
           if (!im) { it.error = "the mask does not decode"; return; }
           if (!decoded[it.maskSrc]) decoded[it.maskSrc] = maskPixels(im, width, height);
           var values = decoded[it.maskSrc];
+          // binary masks: 0/255 (Hugging Face) or 0/1 (AI Refinery); a grey mask is cut at half its range
+          var top = 0;
+          for (var k = 0; k < values.length; k++) if (values[k] > top) top = values[k];
+          var cut = top <= 1 ? 1 : 128;
           var o = it.kind === "class"
             ? overlay(values, width, height, it.colour, function (v) { return v === it.classId; })
-            : overlay(values, width, height, it.colour, function (v) { return v >= 128; });
+            : overlay(values, width, height, it.colour, function (v) { return v >= cut; });
           it.overlay = o.canvas; it.area = o.area;
           if (it.kind === "class" && /^background$/i.test(String(it.label))) it.quiet = true;
         });
