@@ -10,7 +10,11 @@ module level. Every provider route runs :meth:`Server.handle`, the single pipeli
     bytes (body, or ``?image=URL`` via ``_fetch``) -> response cache (keyed on the parsed request and the image's
     bytes, so a hit skips generation only, never validation) -> generate (``_generate``, in a worker thread, through
     the ``_limits.DecodeGate``) -> JSON body and the provider's headers -> cache -> scenarios applied to the answer
-    (``schema-violation``)
+    (``schema-violation``) -> the journal entry, committed in a group (``_state.GroupCommit``) before the answer leaves
+
+A raw request answered from the cache once is answered again by its raw identity (``_wire.raw_identity``: operation,
+path, parameters, decoded query pairs, the headers the contract judges, the body's SHA-256) with no parse, validation
+or image at all, its journal entry filled in from the first judgement; ``?image=URL`` requests never are.
 
 The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 """
@@ -26,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -52,7 +56,7 @@ from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
 from ._replay import Sources
 from ._scenarios import Behaviour, Configured
-from ._state import JournalBounds, offload, open_store
+from ._state import GroupCommit, JournalBounds, offload, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
     BodyTimeout,
@@ -62,6 +66,7 @@ from ._wire import (
     error_response,
     image_bytes,
     image_value,
+    raw_identity,
     read_raw,
     redacted,
     reject_status,
@@ -88,22 +93,25 @@ def guess_task(model_id: str) -> str | None:
     return family.task if family is not None else None
 
 
-class _ResponseCache:
-    """A bounded LRU of finished responses (body bytes and headers), safe across threads."""
+_V = TypeVar("_V")
+
+
+class _LRU(Generic[_V]):
+    """A bounded LRU, safe across threads."""
 
     def __init__(self, size: int):
         self.size = size
-        self._items: OrderedDict[str, tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._items: OrderedDict[str, _V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+    def get(self, key: str) -> _V | None:
         with self._lock:
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
             return item
 
-    def put(self, key: str, value: tuple[bytes, dict[str, str]]) -> None:
+    def put(self, key: str, value: _V) -> None:
         if self.size <= 0:
             return
         with self._lock:
@@ -118,6 +126,24 @@ class _ResponseCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+class _ResponseCache(_LRU[tuple[bytes, dict[str, str]]]):
+    """Finished responses (body bytes and headers) by the canonical parsed request (``Server.cache_key``)."""
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What a request answered from the cache was found to be, kept by its raw identity (``_wire.raw_identity``), so
+    that the same raw request again needs neither parsing nor validation nor its image: the response cache's key,
+    the journal's facts (form, image, verdict, model family) and the answer's headers (warnings included)."""
+
+    key: str
+    form: str | None
+    image: dict[str, Any] | None
+    verdict: dict[str, Any]
+    model_family: dict[str, Any] | None
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -140,11 +166,13 @@ class Server:
         self.started = time.time()
         self.created = config.created if config.created is not None else int(self.started)
         self.cache = _ResponseCache(config.cache_size)
+        self.judged: _LRU[_Judged] = _LRU(config.cache_size)  # raw identity -> the judged request answered from the cache
         self.decodes = DecodeGate.from_config(config)  # images decoded/generated at once, and their pixels
         # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
         self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
         self.behaviour = Behaviour(self.state, config.seed)
         self.journal = Journal(self.state)
+        self.writes = GroupCommit(self.state)  # journal entries committed in groups, each before its answer leaves
         self.configured = Configured.from_json(config.rate_limits, config.loading, config.scenarios)
         self.behaviour.seed(self.configured)  # once per store: a restart on a kept --state finds its state as it was
         self.catalogue = config.catalogue()
@@ -161,6 +189,7 @@ class Server:
         for every worker and server), and this process's response cache. Blocking: call it from a worker thread."""
         self.behaviour.reset(self.configured)
         self.cache.clear()
+        self.judged.clear()
 
     # --- generation adapters (pure functions of the image and parameters) ------------------------------------
 
@@ -292,9 +321,9 @@ class Server:
         entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         if raw is not None and entry.status is not None and self.state.bounds.bodies:
-            await offload(record_with_bodies, self.journal, entry, raw, response)
+            await self.writes.run(record_with_bodies, self.journal, entry, raw, response)
         else:
-            await offload(self.journal.record, entry)
+            await self.writes.run(self.journal.record, entry)
         return response
 
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
@@ -326,21 +355,43 @@ class Server:
         self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry,
     ) -> tuple[contracts.Request | None, contracts.Report | WireError, contracts.RequestFacts | None]:
         """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
-        try:  # off the event loop: a large JSON or multipart body takes CPU time
-            envelope = await run_in_threadpool(raw.parse, contract, path_params, max_json_depth=self.config.max_json_depth,
-                                               max_form_parts=self.config.max_form_parts)
+        try:  # off the event loop, in one trip to a thread: a large JSON or multipart body takes CPU time
+            envelope, report, facts = await run_in_threadpool(self._parse_and_check, contract, raw, path_params)
         except WireError as exc:
             entry.verdict = {"valid": False, "violations": [str(redacted(wire_violation(exc)))]}
             return None, exc, None
-        report, facts = await run_in_threadpool(
-            contract.check_request, envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
         entry.form = envelope.form
         entry.image = None if facts.image is None else {"width": facts.image.width, "height": facts.image.height, "format": facts.image.format}
         entry.verdict = _verdict(report, self.config.strict)
         return envelope, report, facts
 
+    def _parse_and_check(
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any],
+    ) -> tuple[contracts.Request, contracts.Report, contracts.RequestFacts]:
+        """The envelope (raises WireError), and the contract's report and facts on it. Blocking: call it in a thread."""
+        envelope = raw.parse(contract, path_params, max_json_depth=self.config.max_json_depth, max_form_parts=self.config.max_form_parts)
+        report, facts = contract.check_request(envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
+        return envelope, report, facts
+
+    def _known(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> tuple[str, Response | None]:
+        """The request's raw identity, and its answer when the same raw request was judged and answered from the cache
+        before (the journal entry filled in as it was then): no parsing, validation or image needed. ``?image=URL``
+        requests are never known this way (their answer follows the image's bytes, fetched anew)."""
+        identity = _generate.digest(str(self.config.seed), raw_identity(contract, raw, path_params, entry.body_sha256 or ""))
+        known = self.judged.get(identity)
+        hit = self.cache.get(known.key) if known is not None else None
+        if known is None or hit is None:
+            return identity, None
+        entry.form, entry.image, entry.verdict = known.form, known.image, dict(known.verdict)
+        if known.model_family is not None:
+            entry.model_family = dict(known.model_family)
+        return identity, Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**known.headers, CACHE_HEADER: "hit"})
+
     async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
         reject = reject_status(contract)
+        identity, known = self._known(contract, raw, path_params, entry)
+        if known is not None:
+            return known
         envelope, report, facts = await self._judge(contract, raw, path_params, entry)
         if isinstance(report, WireError):  # the wire did not parse: no envelope, no facts
             exc = report
@@ -356,13 +407,17 @@ class Server:
         data, pixels = loaded
         resolution = self._resolution(contract, path_params)
         key = self.cache_key(contract, raw, envelope, data)
-        hit = self.cache.get(key) if use_cache(contract, raw, envelope) else None
+        cacheable = use_cache(contract, raw, envelope)
+        hit = self.cache.get(key) if cacheable else None
         if hit is not None:  # validated above like any request; only generation is skipped
             entry.verdict["note"] = "served from the response cache"
             if resolution is not None:
                 entry.model_family = resolution.journal(_families.header_subtask(hit[1].get(FAMILY_HEADER)))
             cached = {k: v for k, v in hit[1].items() if k != contracts.WARNINGS_HEADER}
-            return Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**cached, **warned, CACHE_HEADER: "hit"})
+            headers = {**cached, **warned}
+            if envelope.form != "url":  # the same raw request again: answered by its raw identity (see _known)
+                self.judged.put(identity, _Judged(key, entry.form, entry.image, dict(entry.verdict), entry.model_family, headers))
+            return Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**headers, CACHE_HEADER: "hit"})
         generate = self._generator(contract, resolution)
         started = time.perf_counter()
         try:
@@ -386,6 +441,9 @@ class Server:
             entry.model_family = resolution.journal(subtask)
             headers[FAMILY_HEADER] = resolution.family_header(subtask)
         self.cache.put(key, (content, headers))
+        if cacheable and envelope.form != "url":  # the same raw request again: answered by its raw identity (see _known)
+            again = {**entry.verdict, "note": "served from the response cache"}
+            self.judged.put(identity, _Judged(key, entry.form, entry.image, again, entry.model_family, headers))
         return Response(content, media_type=JSON_MEDIA_TYPE, headers={**headers, CACHE_HEADER: "miss"})
 
     async def _request_image(

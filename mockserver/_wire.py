@@ -26,7 +26,8 @@ from ._journal import is_secret_name, redact_url
 
 __all__ = [
     "MAX_PART_HEADER_BYTES", "BodyTimeout", "RawRequest", "RequestTooLarge", "cache_identity", "error_body",
-    "error_response", "form_problem", "image_value", "read_raw", "redacted", "reject_status", "use_cache",
+    "error_response", "form_problem", "image_value", "judged_headers", "raw_identity", "read_raw", "redacted",
+    "reject_status", "use_cache",
 ]
 
 JSON_MEDIA_TYPE = "application/json"
@@ -312,3 +313,41 @@ def _replaced(document: Any, tokens: list[str], value: Any) -> Any:
         index = int(head)
         return [*document[:index], _replaced(document[index], rest, value), *document[index + 1:]]
     return document
+
+
+# The request schema's keywords for the headers part that name the headers they judge; any other keyword (additional-
+# or patternProperties, propertyNames...) may judge any header, and then every header is part of a request's identity.
+_NAMING_KEYWORDS = frozenset({"type", "properties", "required", "description", "title", "$comment"})
+_ALWAYS_JUDGED = ("content-type", "x-vision-scenario")
+
+
+@functools.cache
+def judged_headers(contract: Contract) -> frozenset[str] | None:
+    """The headers that can change a request's envelope, verdict or answer: those the contract's request schema
+    names, the credential's header, the content type (it picks the wire form) and the scenario control header; None
+    when the schema may judge any header (all of them count then). The semantic request checks read the body and the
+    image, never headers (see ``contracts``' REQUEST_CHECKS)."""
+    schema, _ = contract.request_part("headers")
+    if set(schema) - _NAMING_KEYWORDS:
+        return None
+    names = {str(name).lower() for name in schema.get("properties", {})} | set(_ALWAYS_JUDGED)
+    auth = contract.index.get("auth", {})
+    if auth.get("in") == "header":
+        names.add(str(auth["name"]).lower())
+    return frozenset(names)
+
+
+def raw_identity(contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], body_sha256: str) -> str:
+    """A request's identity from its raw form, before any parsing: the operation, method and path, the path
+    parameters as the parser gets them, the query as parsed (decoded) pairs (so no escaping can make two requests
+    collide: ``?a=k&c=1`` and ``?a=k%26c%3D1`` differ), the judged headers (``judged_headers``: their values as
+    sent) and the SHA-256 of the body's bytes. Everything the parser, the validation and the generation read is in
+    it; two requests with the same identity parse, judge and answer alike (for ``?image=URL`` only until the file
+    changes: the app does not use this identity for those). Canonical JSON, unambiguous."""
+    names = judged_headers(contract)
+    headers = sorted((k, v) for k, v in raw.headers.items() if names is None or k in names)
+    document = [
+        contract.provider, contract.operation, raw.method, raw.path,
+        sorted((str(k), str(v)) for k, v in path_params.items()), sorted(raw.query.items()), headers, body_sha256,
+    ]
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True)

@@ -3,16 +3,19 @@
 One interface, :class:`StateStore` (``base``), one implementation per engine: ``sqlite`` (the default, in a
 temporary file shared by the workers of one server, or ``--state PATH`` kept across restarts) and ``redis``
 (``--state redis://HOST:PORT/DB``). :func:`open_store` picks the engine from the location; :func:`offload` runs a
-store's blocking call off the event loop, :func:`settle` a call that mostly only reads.
+store's blocking call off the event loop, :func:`settle` a call that mostly only reads, :class:`GroupCommit` the
+journal's writes of many requests at once in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 
@@ -34,6 +37,7 @@ from .sqlite import SQLiteStore, TemporaryState
 
 __all__ = [
     "KEEP",
+    "GroupCommit",
     "JournalBounds",
     "JournalCounts",
     "JournalFilter",
@@ -109,3 +113,66 @@ async def settle(store: StateStore, call: Callable[P, R], *args: P.args, **kwarg
         except WouldWrite:
             pass  # it needs to write: below, in a thread
     return await offload(call, *args, **kwargs)
+
+
+class GroupCommit:
+    """Store writes made from the event loop, committed in groups: a call waits in a queue; one store thread runs
+    every call waiting, in one transaction where the store offers it (``batch()``: SQLite; one lock and one commit
+    for the group), then wakes each caller with its own result or exception. A call is committed before its caller
+    resumes, as with :func:`offload`; under load, many requests' journal entries share one thread hop and one
+    commit. A call alone runs at once (no timer: the group is whatever arrived while the previous one committed)."""
+
+    def __init__(self, store: StateStore):
+        self.store = store
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Callable[[], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
+        self._draining = False
+
+    async def run(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``call(*args, **kwargs)`` (a store write), committed when this returns."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio, through anyio): one call at a time
+            return await offload(call, *args, **kwargs)
+        future: asyncio.Future[R] = loop.create_future()
+        with self._lock:
+            self._waiting.append((functools.partial(call, *args, **kwargs), loop, future))
+            start, self._draining = not self._draining, True
+        if start:
+            _executor().submit(self._drain)
+        return await future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                group, self._waiting = self._waiting, []
+                if not group:
+                    self._draining = False
+                    return
+            outcomes: list[tuple[bool, Any]] = []
+            try:
+                with self._batch():
+                    for call, _, _ in group:
+                        try:
+                            outcomes.append((True, call()))
+                        except Exception as exc:  # handed to its own caller below
+                            outcomes.append((False, exc))
+            except Exception as exc:  # the commit failed: every call of the group is told
+                outcomes = [(False, exc)] * len(group)
+            for (_, loop, future), outcome in zip(group, outcomes, strict=True):
+                with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle_future, future, outcome)
+
+    def _batch(self) -> contextlib.AbstractContextManager[None]:
+        batch: Callable[[], contextlib.AbstractContextManager[None]] | None = getattr(self.store, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
+
+
+def _settle_future(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():  # the caller was cancelled meanwhile: the write stands, nobody waits for it
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

@@ -15,6 +15,7 @@ import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -48,6 +49,8 @@ _SCHEMA = (
     "INSERT OR IGNORE INTO journal_counts VALUES (1, 0, 0, 0, 0)",
     # the inspector's bodies, keyed by journal entry id, bounded apart (JournalBounds.bodies)
     "CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL)",
+    # the bodies' sizes apart from their data: summing and walking them reads a few index pages, not every body's row
+    "CREATE INDEX IF NOT EXISTS bodies_sizes ON bodies (id, size)",
 )
 # The entries a filter matches, newest first, each with how many matched in all: every parameter that is not NULL must
 # match; the path is a prefix compared exactly (no LIKE wildcards).
@@ -72,6 +75,7 @@ class SQLiteStore:
         self.local_reads = True
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._closed = False
+        self._batch = threading.local()  # .db: the connection of this thread's open batch (see batch)
         self._finalizer = weakref.finalize(self, _discard, self._pool, temporary)
         with self._transaction() as db:
             for statement in _SCHEMA:
@@ -112,8 +116,15 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction holding the write lock from its start (``BEGIN IMMEDIATE``)."""
+        """A short write transaction holding the write lock from its start (``BEGIN IMMEDIATE``); within
+        :meth:`batch` on this thread, a savepoint of the batch's transaction instead (atomic on its own, committed
+        with the batch)."""
         writes_refused()  # within read_only(): nothing written, the caller makes the call again where it may wait
+        batched: sqlite3.Connection | None = getattr(self._batch, "db", None)
+        if batched is not None:
+            with self._savepoint(batched):
+                yield batched
+            return
         with self._borrow() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -123,6 +134,35 @@ class SQLiteStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _savepoint(self, db: sqlite3.Connection) -> Iterator[None]:
+        try:
+            db.execute("SAVEPOINT one_call")
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK TO one_call")
+                raise
+            finally:
+                db.execute("RELEASE one_call")
+        except sqlite3.Error as exc:
+            raise StateError(f"The SQLite state store {self.location} failed: {str(exc).rstrip('.')}.") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: the writes made on this thread within the block share one transaction, committed (one
+        lock, one commit) as the block ends; each call stays atomic on its own (a savepoint: one that raises changes
+        nothing, the others still commit). Nothing is committed before the block ends: answer no caller before."""
+        if getattr(self._batch, "db", None) is not None:
+            yield
+            return
+        with self._transaction() as db:
+            self._batch.db = db
+            try:
+                yield
+            finally:
+                self._batch.db = None
 
     @classmethod
     def temporary(cls, bounds: JournalBounds = DEFAULT_BOUNDS) -> SQLiteStore:
@@ -201,10 +241,12 @@ class SQLiteStore:
         size = int(db.execute("SELECT coalesce(sum(size), 0) FROM bodies").fetchone()[0])
         if size + len(body) > self.bounds.bodies:
             dropped, freed = None, 0
-            for row_id, row_size in db.execute("SELECT id, size FROM bodies ORDER BY id").fetchall():
+            rows = db.execute("SELECT id, size FROM bodies ORDER BY id")  # read only as far as needed
+            for row_id, row_size in rows:
                 if size - freed + len(body) <= self.bounds.bodies:
                     break
                 dropped, freed = row_id, freed + row_size
+            rows.close()
             if dropped is not None:
                 db.execute("DELETE FROM bodies WHERE id <= ?", (dropped,))
         db.execute("INSERT OR REPLACE INTO bodies (id, size, data) VALUES (?, ?, ?)", (entry_id, len(body), body))
