@@ -50,7 +50,7 @@ STATIC_PREFIX = UI_PREFIX + "/static/"
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 #: Image formats a browser draws as they are; others (TIFF...) are converted to PNG for the page.
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
-_SOURCES = {"upstream": "proxied", "replayed": "replayed"}
+_SOURCES = {"upstream": "proxied", "replayed": "replayed", "replay-miss": "replay miss"}
 _CURL_SKIP = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
 
 

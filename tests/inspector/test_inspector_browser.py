@@ -194,7 +194,11 @@ def test_the_admin_token_case(open_page):
         assert p.page.evaluate("sessionStorage.getItem('vision-admin-token')") == "tok-123"
         p.page.click("#journal tr[data-id] a")
         p.page.wait_for_selector("body[data-drawn='true']", timeout=15_000)
-        assert p.page.locator("#token-box").is_hidden()
+        assert p.page.locator("#token-box").is_hidden(), "the token, kept in sessionStorage, serves the entry page too"
+        with p.page.expect_download() as download:
+            p.page.click("#download-har")
+        assert '"log"' in download.value.path().read_text()
+        p.screenshot("token-entry.png")
 
 
 def test_evicted_bodies_still_show_metadata(open_page):

@@ -69,7 +69,7 @@
     document.getElementById("summary").textContent = [e.provider, e.operation, e.model, "status " + e.status, e.source,
       e.scenario ? "scenario " + e.scenario : null].filter(Boolean).join(" · ");
     kv(document.getElementById("meta"), [["time", e.time_iso], ["provider", e.provider], ["operation", e.operation],
-      ["model", e.model], ["wire form", e.form], ["status", e.status], ["verdict (journal)", e.verdict_word],
+      ["model", e.model], ["wire form", e.form], ["status", e.status], ["request verdict (journal)", e.verdict_word],
       ["journal violations", (e.verdict && e.verdict.violations || []).join("\n") || null], ["warnings", e.warnings.join("\n") || null],
       ["scenario", e.scenario], ["source", e.source], ["duration", e.duration_ms === null ? null : e.duration_ms + " ms"],
       ["image", e.image ? e.image.width + "x" + e.image.height + " " + (e.image.format || "") : null],
