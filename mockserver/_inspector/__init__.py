@@ -21,8 +21,11 @@ import base64
 import html
 import io
 import json
+import re
 import shlex
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -52,6 +55,31 @@ _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
 _SOURCES = {"upstream": "proxied", "replayed": "replayed", "replay-miss": "replay miss"}
 _CURL_SKIP = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
+# A JSON body's model member (AI Refinery names its model in the body, not the path), read from the body's start.
+_BODY_MODEL = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"')
+
+
+class _BodyModels:
+    """The model a kept JSON body names, per entry id: read once (a body never changes), a bounded map."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._known: OrderedDict[int, str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, server: Server, entry_id: int) -> str | None:
+        with self._lock:
+            if entry_id in self._known:
+                return self._known[entry_id]
+        blob = server.state.body(entry_id)
+        kept = unpack(blob) if blob is not None else None
+        found = _BODY_MODEL.search(kept.request_body[:65536]) if kept is not None else None
+        model = json.loads(b'"' + found.group(1) + b'"') if found is not None else None
+        with self._lock:
+            self._known[entry_id] = model
+            while len(self._known) > self.size:
+                self._known.popitem(last=False)
+        return model
 
 
 def static_text(name: str) -> str:
@@ -259,6 +287,7 @@ def _file(name: str) -> Response:
 def inspector_router() -> APIRouter:
     """The pages (open: static files, no data) and their API (admin: behind ``--admin-token``)."""
     router = APIRouter(prefix=UI_PREFIX, include_in_schema=False)
+    body_models = _BodyModels()
 
     @router.get("")
     async def ui_root() -> RedirectResponse:
@@ -278,9 +307,13 @@ def inspector_router() -> APIRouter:
 
     @router.get("/api/entries")
     def api_entries(request: Request, limit: int = 1000) -> dict[str, Any]:
-        journal = _server(request).journal
-        page = journal.entries(limit=max(1, min(limit, 100_000)))
-        return {**journal.summary(), "entries": [row(e) for e in reversed(page.entries)]}
+        server = _server(request)
+        page = server.journal.entries(limit=max(1, min(limit, 100_000)))
+        rows = [row(e) for e in reversed(page.entries)]
+        for r in rows:
+            if r["model"] is None and r.get("provider") == "airefinery" and isinstance(r.get("id"), int):
+                r["model"] = body_models(server, r["id"])
+        return {**server.journal.summary(), "entries": rows}
 
     @router.get("/api/entries/{entry_id}")
     def api_entry(request: Request, entry_id: int) -> dict[str, Any]:

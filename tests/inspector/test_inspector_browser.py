@@ -95,6 +95,7 @@ def test_the_list_shows_each_request_and_updates_live(mock, sent, open_page):
     p.page.select_option("select[name='provider']", "roboflow")
     assert p.page.eval_on_selector_all("#journal tbody tr", "rows => rows.map(r => r.dataset.id)") == [str(sent["roboflow"])]
     p.page.select_option("select[name='provider']", "")
+    assert "syscv-community/sam-hq-vit-base" in p.page.locator(f"#journal tr[data-id='{sent['airefinery']}']").inner_text()
     p.screenshot("list.png")
 
 
