@@ -212,3 +212,21 @@ def test_evicted_bodies_still_show_metadata(open_page):
         p.page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
         assert "no longer keeps this entry's bodies" in p.page.locator("#bodies-note").inner_text()
         assert "object-detection" in p.page.locator("#meta").inner_text()
+
+
+def test_a_request_violation_points_at_its_prompt_point(mock, open_page):
+    with httpx.Client(base_url=mock, timeout=30) as c:
+        refused = c.post("/v1/images/segmentations", headers={"authorization": "Bearer air-key"},
+                         json={"model": "syscv-community/sam-hq-vit-base", "image_prompt": base64.b64encode(picture()).decode(),
+                               "segment_prompt": [[[150, 20], [450, 600]]]})
+        assert 400 <= refused.status_code < 500
+        entry_id = c.get("/__vision__/journal").json()["entries"][-1]["id"]
+    p = open_page(allowed=())
+    open_entry(p.page, mock, entry_id)
+    verdict = p.page.locator("#request-verdict")
+    assert verdict.locator(".verdict").inner_text() == "invalid"
+    violation = verdict.locator(".violation[data-path='$.body.segment_prompt[0][1]']")
+    violation.click()
+    assert "the prompt point (450, 600)" in p.page.locator("#action-note").inner_text()
+    assert near(pixel(p.page, 150 + 2, 20 + 2), (255, 235, 59)), "the point inside the image is drawn"
+    p.screenshot("request-violation-entry.png")

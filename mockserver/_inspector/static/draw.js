@@ -144,7 +144,21 @@
           }
         });
         var drawing = {items: items, points: points, width: width, height: height, highlighted: null};
-        drawing.highlight = function (i) { drawing.highlighted = (i === undefined ? null : i); paint(canvas, image, drawing); };
+        drawing.hotPoint = null;
+        drawing.highlight = function (i) {
+          drawing.highlighted = (i === undefined ? null : i); drawing.hotPoint = null; paint(canvas, image, drawing);
+        };
+        /* Highlight what a violation's JSON path concerns: an answer item, or a request's prompt point. */
+        drawing.highlightPath = function (path) {
+          var item = itemForPath(items, path), point = null;
+          if (!item && typeof path === "string") {
+            points.forEach(function (p) { if (!point && (path === p.path || path.indexOf(p.path) === 0 || p.path.indexOf(path + "[") === 0)) point = p; });
+          }
+          drawing.highlighted = item ? item.index : null;
+          drawing.hotPoint = point ? point.path : null;
+          paint(canvas, image, drawing);
+          return item || point;
+        };
         drawing.itemForPath = function (path) { return itemForPath(items, path); };
         paint(canvas, image, drawing);
         return drawing;
@@ -204,6 +218,11 @@
     });
     drawing.points.forEach(function (p) {
       var r = Math.max(5, Math.round(Math.min(w, h) / 60));
+      if (drawing.hotPoint === p.path) {
+        ctx.beginPath();
+        ctx.arc(p.x, p.y, r * 2.6, 0, Math.PI * 2);
+        ctx.lineWidth = 3; ctx.strokeStyle = "#e53935"; ctx.stroke();
+      }
       ctx.beginPath();
       ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
       ctx.fillStyle = "#ffeb3b"; ctx.fill();
@@ -221,6 +240,11 @@
   /* A legend / items table body for a drawing: rows that highlight their item on hover. */
   function itemsTable(tbody, drawing) {
     tbody.textContent = "";
+    if (!drawing.items.length) {
+      var empty = document.createElement("tr"), cell = document.createElement("td");
+      cell.colSpan = 5; cell.className = "muted"; cell.textContent = "The answer holds no mask, box or class to draw.";
+      empty.appendChild(cell); tbody.appendChild(empty);
+    }
     drawing.items.forEach(function (it, i) {
       var tr = document.createElement("tr");
       tr.dataset.item = String(i);

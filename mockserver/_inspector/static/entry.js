@@ -36,7 +36,7 @@
       li.appendChild(el("code", {"class": "path"}, v.path));
       li.appendChild(el("span", {"class": "check"}, " [" + v.check + ", " + v.severity + "] "));
       li.appendChild(el("span", {}, v.message));
-      li.addEventListener("click", function () { choose(li, side === "answer" ? v.path : null); });
+      li.addEventListener("click", function () { choose(li, v.path); });
       list.appendChild(li);
     });
     box.appendChild(list);
@@ -46,13 +46,14 @@
   function choose(li, path) {
     Array.prototype.forEach.call(document.querySelectorAll(".violation"), function (x) { x.classList.toggle("chosen", x === li); });
     if (!drawing) return;
-    var item = path ? drawing.itemForPath(path) : null;
+    var found = drawing.highlightPath(path);
+    var item = found && found.kind ? found : null;
     var tbody = document.querySelector("#items tbody");
-    drawing.highlight(item ? item.index : null);
     window.VisionDraw.mark(tbody, item ? item.index : null);
     var note = document.getElementById("action-note");
     note.textContent = item ? "Highlighted: item " + item.index + " (" + (item.label === undefined ? "no label" : item.label) + ")" :
-                              "This violation concerns no single segment or box.";
+                       found ? "Highlighted: the prompt point (" + found.x + ", " + found.y + ")" :
+                       "This violation concerns no single segment, box or point.";
   }
 
   function fail(err) {
