@@ -78,7 +78,7 @@ def test_the_wheel_holds_one_namespace_its_data_and_entry_points(built):
 
     # every module and data file of the three folders, at its namespaced place, and nothing else
     expected = {f"vision_contracts/{p.relative_to(ROOT)}" for layer in LAYERS for p in (ROOT / layer).rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".json", ".typed"}}
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".json", ".typed", ".html", ".css", ".js"}}
     shipped = {n for n in names if n.startswith("vision_contracts/")}
     assert shipped == expected, f"missing {sorted(expected - shipped)}; unexpected {sorted(shipped - expected)}"
     assert {f"vision_contracts/{layer}/py.typed" for layer in LAYERS} <= shipped
