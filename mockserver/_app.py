@@ -352,26 +352,35 @@ class Server:
         return sourced if sourced is not None else await self._compute(contract, raw, path_params, entry)
 
     async def _judge(
-        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry,
-    ) -> tuple[contracts.Request | None, contracts.Report | WireError, contracts.RequestFacts | None]:
-        """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts)."""
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry, *, prepare: bool = False,
+    ) -> tuple[contracts.Request | None, contracts.Report | WireError, contracts.RequestFacts | None, _Prepared | ImageError | None]:
+        """The contract's verdict on the request, recorded in the journal entry; returns (envelope, report, facts,
+        prepared). With ``prepare``, a valid request carrying its image (not ``?image=URL``) also has its image's
+        bytes and its response-cache key made in the same trip to a thread (or the ImageError its image gives)."""
         try:  # off the event loop, in one trip to a thread: a large JSON or multipart body takes CPU time
-            envelope, report, facts = await run_in_threadpool(self._parse_and_check, contract, raw, path_params)
+            envelope, report, facts, prepared = await run_in_threadpool(self._parse_and_check, contract, raw, path_params, prepare)
         except WireError as exc:
             entry.verdict = {"valid": False, "violations": [str(redacted(wire_violation(exc)))]}
-            return None, exc, None
+            return None, exc, None, None
         entry.form = envelope.form
         entry.image = None if facts.image is None else {"width": facts.image.width, "height": facts.image.height, "format": facts.image.format}
         entry.verdict = _verdict(report, self.config.strict)
-        return envelope, report, facts
+        return envelope, report, facts, prepared
 
     def _parse_and_check(
-        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any],
-    ) -> tuple[contracts.Request, contracts.Report, contracts.RequestFacts]:
-        """The envelope (raises WireError), and the contract's report and facts on it. Blocking: call it in a thread."""
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], prepare: bool,
+    ) -> tuple[contracts.Request, contracts.Report, contracts.RequestFacts, _Prepared | ImageError | None]:
+        """The envelope (raises WireError), the contract's report and facts on it, and (``prepare``) the image's bytes
+        with the cache key. Blocking: call it in a thread."""
         envelope = raw.parse(contract, path_params, max_json_depth=self.config.max_json_depth, max_form_parts=self.config.max_form_parts)
         report, facts = contract.check_request(envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
-        return envelope, report, facts
+        if not prepare or report.errors or envelope.form == "url":
+            return envelope, report, facts, None
+        try:
+            data = image_bytes(image_value(contract, envelope))
+        except ImageError as exc:
+            return envelope, report, facts, exc
+        return envelope, report, facts, _Prepared(data, self.cache_key(contract, raw, envelope, data))
 
     def _known(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> tuple[str, Response | None]:
         """The request's raw identity, and its answer when the same raw request was judged and answered from the cache
@@ -392,7 +401,7 @@ class Server:
         identity, known = self._known(contract, raw, path_params, entry)
         if known is not None:
             return known
-        envelope, report, facts = await self._judge(contract, raw, path_params, entry)
+        envelope, report, facts, prepared = await self._judge(contract, raw, path_params, entry, prepare=True)
         if isinstance(report, WireError):  # the wire did not parse: no envelope, no facts
             exc = report
             return error_response(contract, reject, f"The request does not match the {contract.provider} {contract.operation} contract: {exc.message}", [wire_violation(exc)])
@@ -401,12 +410,12 @@ class Server:
         warned = _warnings_header(report)
         if report.errors:
             return error_response(contract, reject, report_message(contract, report), report.errors, headers=warned)
-        loaded = await self._request_image(contract, envelope, facts, reject)
+        loaded = await self._request_image(contract, envelope, facts, reject, prepared)
         if isinstance(loaded, Response):
             return loaded
         data, pixels = loaded
         resolution = self._resolution(contract, path_params)
-        key = self.cache_key(contract, raw, envelope, data)
+        key = prepared.key if isinstance(prepared, _Prepared) else self.cache_key(contract, raw, envelope, data)
         cacheable = use_cache(contract, raw, envelope)
         hit = self.cache.get(key) if cacheable else None
         if hit is not None:  # validated above like any request; only generation is skipped
@@ -421,8 +430,8 @@ class Server:
         generate = self._generator(contract, resolution)
         started = time.perf_counter()
         try:
-            async with self.decodes.slot(pixels):  # bounded decodes at once; the work runs in a thread
-                body = await run_in_threadpool(generate, data, facts.params)
+            async with self.decodes.slot(pixels):  # bounded decodes at once; the work (and its JSON) in a thread
+                content = await run_in_threadpool(_generate_json, generate, data, facts.params)
         except Busy as exc:
             return _busy_response(contract, path_params, exc)
         except ImageError as exc:
@@ -434,7 +443,6 @@ class Server:
             status = 500 if 500 in contract.error_statuses else reject
             return error_response(contract, status, f"The mock server failed to generate a response: {type(exc).__name__}: {exc}.")
         elapsed = time.perf_counter() - started
-        content = json.dumps(body, separators=(",", ":")).encode()
         headers = {**self._success_headers(contract, elapsed), **warned}
         if resolution is not None:
             subtask = resolution.family.subtask(facts.params)
@@ -448,16 +456,20 @@ class Server:
 
     async def _request_image(
         self, contract: Contract, envelope: contracts.Request, facts: contracts.RequestFacts, reject: int,
+        prepared: _Prepared | ImageError | None = None,
     ) -> tuple[bytes, int] | Response:
-        """The request image's bytes and pixel count, or the error answer: from the body, or fetched for ``?image=URL``
-        (whose errors never repeat what was fetched: no bytes, sizes or decoder messages)."""
+        """The request image's bytes and pixel count, or the error answer: from the body (decoded already when
+        ``prepared``), or fetched for ``?image=URL`` (whose errors never repeat what was fetched: no bytes, sizes or
+        decoder messages)."""
         value = image_value(contract, envelope)
         try:
             if envelope.form == "url":
                 data = await fetch_image(self.config, str(value))
                 width, height = open_image(data, max_pixels=self.config.max_pixels).size
                 return data, width * height
-            data = image_bytes(value)
+            if isinstance(prepared, ImageError):
+                raise prepared
+            data = prepared.data if prepared is not None else image_bytes(value)
         except FetchError as exc:
             return error_response(contract, reject, str(exc))
         except ImageError as exc:
@@ -470,6 +482,19 @@ class Server:
     def _success_headers(self, contract: Contract, elapsed: float) -> dict[str, str]:
         known = {"x-compute-time": f"{elapsed:.3f}", "x-compute-type": "cpu"}
         return {name: known[name] for name in contract.index["success"].get("headers", []) if name in known}
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A valid request's image bytes and response-cache key, made in the thread that parsed and judged it."""
+
+    data: bytes
+    key: str
+
+
+def _generate_json(generate: Callable[[bytes, Mapping[str, Any]], Any], data: bytes, params: Mapping[str, Any]) -> bytes:
+    """The generated answer as compact JSON bytes (serialised in the generating thread, not on the event loop)."""
+    return json.dumps(generate(data, params), separators=(",", ":")).encode()
 
 
 def _verdict(report: contracts.Report, strict: bool) -> dict[str, Any]:
