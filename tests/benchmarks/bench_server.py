@@ -171,6 +171,8 @@ FRESH = "vision-mock, x-use-cache: false (computed afresh)"
 H11_CACHED = "vision-mock on h11 + asyncio, repeated request"
 H11_FRESH = "vision-mock on h11 + asyncio, x-use-cache: false"
 FRESH2 = "vision-mock --workers 2, x-use-cache: false"
+NB_CACHED = "vision-mock --keep-bodies-mb 0, repeated request"
+NB_FRESH = "vision-mock --keep-bodies-mb 0, x-use-cache: false"
 PRISM = "Stoplight Prism static mock (same operation's OpenAPI)"
 
 
@@ -216,6 +218,12 @@ def test_server_throughput(tmp_path):
         print(f"mock answer: {len(check.json())} segments, {len(check.content)} bytes, x-compute-time {check.headers['x-compute-time']}s")
         rows.append((CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
         rows.append((FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
+    # the inspector keeps every request's and answer's bodies in the state store by default (--keep-bodies-mb 64):
+    # the same server without them, to show what that costs
+    port = free_port()
+    with _process(mock_args(port, "--keep-bodies-mb", "0"), port, "/__vision__/health") as url:
+        rows.append((NB_CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
+        rows.append((NB_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
 
     if not quick:
         # the same endpoint with 2 uvicorn workers, to compare like with like against the mock's --workers 2 row
@@ -244,6 +252,9 @@ def test_server_throughput(tmp_path):
     if PRISM in rps:
         print(f"  repeated / Prism:        {rps[CACHED] / rps[PRISM]:.2f} (target >= 2)")
     print(f"  fresh / decode floor:    {rps[FRESH] / rps[FLOOR]:.2f} (target >= 0.5)")
+    print(f"  without kept bodies: repeated / parse-only {rps[NB_CACHED] / rps[PARSE]:.2f}"
+          + (f", repeated / Prism {rps[NB_CACHED] / rps[PRISM]:.2f}" if PRISM in rps else "")
+          + f", fresh / decode floor {rps[NB_FRESH] / rps[FLOOR]:.2f}")
     print(f"  fresh / parse-only:      {rps[FRESH] / rps[PARSE]:.3f}")
     if not quick:
         print(f"  uvicorn[standard] (httptools + uvloop) / h11 + asyncio: repeated {rps[CACHED] / rps[H11_CACHED]:.2f}x, "
