@@ -14,8 +14,10 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread while it is
+    # open, and every later test that calls asyncio.run() (the async SDK clients, pytester runs) would fail.
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"The inspector's browser tests need Debian's Chromium at {CHROMIUM}: install it with apt-get install "
                     f"chromium (./dev test does), never with playwright install.")
