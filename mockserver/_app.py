@@ -342,8 +342,10 @@ class Server:
             return _mark_guess(outcome.response, resolution)
         response = await self._answer(contract, raw, path_params, entry)
         if outcome.after and response.status_code == 200:
-            response = Response(violate(contract, bytes(response.body)), media_type=JSON_MEDIA_TYPE, headers={
+            broken = violate(contract, bytes(response.body))
+            response = Response(broken, media_type=JSON_MEDIA_TYPE, headers={
                 k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")})
+            _record_answer_verdict(entry, contract, broken)
         return _mark_guess(response, resolution)
 
     async def _answer(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
@@ -524,6 +526,18 @@ def _busy_response(contract: Contract, path_params: Mapping[str, Any], busy: Bus
         response.headers.update(retry)
         return response
     return error_response(contract, 503, str(busy), headers=retry)
+
+
+def _record_answer_verdict(entry: Entry, contract: Contract, body: bytes) -> None:
+    """The journal's verdict on an answer the mock broke on purpose (``schema-violation``): ``answer_valid`` and
+    its violations beside the request's verdict, so the journal and the inspector show the answer as invalid."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        entry.verdict = {**entry.verdict, "answer_valid": False, "answer_violations": [f"$: the answer is not JSON: {exc}."]}
+        return
+    report = contract.validate_response(document)
+    entry.verdict = {**entry.verdict, "answer_valid": report.ok, "answer_violations": [str(v) for v in report.errors]}
 
 
 def _mark_guess(response: Response, resolution: _families.Resolution | None) -> Response:

@@ -133,6 +133,8 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
     contract = _contract(entry)
     verdict = entry.get("verdict") or {}
     valid = verdict.get("valid")
+    if valid is not False and verdict.get("answer_valid") is False:  # a valid request answered by a broken answer
+        valid = False
     return {
         **entry,
         "source": _source(entry),

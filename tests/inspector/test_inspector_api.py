@@ -49,3 +49,18 @@ def test_entries_gone_from_the_journal_say_so():
         c.delete("/__vision__/journal")
         gone = c.get("/__vision__/ui/api/entries/1")
         assert gone.status_code == 404 and "no entry 1" in gone.json()["detail"]
+
+
+def test_an_answer_broken_by_the_schema_violation_scenario_is_listed_as_invalid():
+    """The request was valid, the answer was not: the journal says so beside the request's verdict, and the list's
+    verdict is the interaction's (invalid), not the request's alone."""
+    with serve(Config(port=0)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        image = sample_image(64, 48)
+        assert c.post(DET, content=image).status_code == 200
+        assert c.post(DET, content=image, headers={"x-vision-scenario": "schema-violation"}).status_code == 200
+        journal = c.get("/__vision__/journal").json()["entries"]
+        broken = next(e for e in journal if e.get("scenario") == "schema-violation")
+        assert broken["verdict"]["valid"] is True and broken["verdict"]["answer_valid"] is False
+        assert any("required property" in v for v in broken["verdict"]["answer_violations"]), broken["verdict"]
+        words = {e["scenario"] or "-": e["verdict_word"] for e in c.get("/__vision__/ui/api/entries").json()["entries"]}
+        assert words == {"-": "valid", "schema-violation": "invalid"}
