@@ -245,8 +245,14 @@ class Server:
         return by_task[resolution.task], params, None
 
     def resolve_model(self, model: str) -> _families.Resolution | None:
-        """The family a Hugging Face model id answers as, or None when the mock does not serve it (see Config)."""
-        return self.catalogue.resolve(model, self.config.models, self.config.guess_tasks)
+        """The family a Hugging Face model id answers as, or None when the mock does not serve it (see Config).
+
+        With an upstream or recordings for Hugging Face (``--upstream huggingface=URL``, ``--replay``), the real
+        service decides which models exist: ids the catalogue does not list are routed by their name pattern (made
+        visible as a guess, ``x-vision-model-guess`` and the journal), so a proxied request reaches the real model."""
+        c = self.config
+        guess = c.guess_tasks or "huggingface" in c.upstream or c.replay is not None
+        return self.catalogue.resolve(model, c.models, guess)
 
     def _resolution(self, contract: Contract, path_params: Mapping[str, Any]) -> _families.Resolution | None:
         if contract.provider != "huggingface":

@@ -86,3 +86,20 @@ def test_on_miss_mock_and_upstream(upstream, tmp_path):
     assert first.headers["x-vision-source"] == "upstream" and second.headers["x-vision-source"] == "replayed"
     assert first.content == second.content
     assert len(read_recordings(tmp_path)) == 1
+
+
+def test_a_model_the_catalogue_does_not_list_is_forwarded_by_its_name_pattern(tmp_path):
+    """The real service decides which models exist: with an upstream, an id the mock's catalogue does not list is
+    routed by its name (shown as a guess) and reaches the upstream, instead of the mock's own 404."""
+    path = "/models/acme/detr-finetuned-parts"
+    with serve(Config(port=0, models={"acme/detr-finetuned-parts": "object-detection"})) as real, \
+            serve(Config(port=0, upstream={"huggingface": real})) as proxy:
+        proxied = _post(proxy, path=path)
+        direct = _post(real, path=path)
+        unknown = _post(proxy, path="/models/acme/no-pattern-here")
+    assert proxied.status_code == 200 and proxied.content == direct.content
+    assert proxied.headers["x-vision-source"] == "upstream" and proxied.headers["x-vision-verdict"] == "valid"
+    assert proxied.headers["x-vision-model-guess"].startswith("object-detection")
+    assert unknown.status_code == 404 and "--model acme/no-pattern-here=TASK" in unknown.json()["error"]
+    with serve(Config(port=0)) as plain:  # without an upstream the catalogue still decides
+        assert _post(plain, path=path).status_code == 404
