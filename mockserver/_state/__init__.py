@@ -154,7 +154,8 @@ class GroupCommit:
                 with self._batch():
                     for call, _, _ in group:
                         try:
-                            outcomes.append((True, call()))
+                            with self._batch():  # within the group's transaction, each call atomic on its own
+                                outcomes.append((True, call()))
                         except Exception as exc:  # handed to its own caller below
                             outcomes.append((False, exc))
             except Exception as exc:  # the commit failed: every call of the group is told

@@ -153,16 +153,21 @@ class SQLiteStore:
     def batch(self) -> Iterator[None]:
         """Group commit: the writes made on this thread within the block share one transaction, committed (one
         lock, one commit) as the block ends; each call stays atomic on its own (a savepoint: one that raises changes
-        nothing, the others still commit). Nothing is committed before the block ends: answer no caller before."""
-        if getattr(self._batch, "db", None) is not None:
-            yield
+        nothing, the others still commit), and so does a batch within the batch. Nothing is committed before the
+        outermost block ends: answer no caller before."""
+        outer: sqlite3.Connection | None = getattr(self._batch, "db", None)
+        if outer is not None:  # a batch within a batch: one savepoint (its writes atomic together)
+            with self._savepoint(outer):
+                yield
             return
         with self._transaction() as db:
-            self._batch.db = db
+            self._batch.db, self._batch.evict = db, False
             try:
                 yield
             finally:
                 self._batch.db = None
+            if self._batch.evict:
+                self._evict_now(db)
 
     @classmethod
     def temporary(cls, bounds: JournalBounds = DEFAULT_BOUNDS) -> SQLiteStore:
@@ -223,7 +228,14 @@ class SQLiteStore:
         return entry_id
 
     def _evict(self, db: sqlite3.Connection) -> None:
-        """Drop the oldest entries while either bound is passed, the newest entry always kept."""
+        """Drop the oldest entries while either bound is passed, the newest entry always kept. Within a batch, once as
+        the batch commits: the same entries stay (the newest that fit the bounds), in one walk instead of one each."""
+        if getattr(self._batch, "db", None) is db:
+            self._batch.evict = True
+            return
+        self._evict_now(db)
+
+    def _evict_now(self, db: sqlite3.Connection) -> None:
         kept, size = db.execute("SELECT kept, bytes FROM journal_counts").fetchone()
         dropped, freed, last = 0, 0, None
         rows = db.execute("SELECT id, size FROM journal ORDER BY id")
