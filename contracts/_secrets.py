@@ -1,7 +1,7 @@
 """Which header and query names carry credentials, and how to take secrets out of text holding URLs: the one name rule.
 
-Pure (no I/O). The HAR recordings use it before anything reaches the disk; the mock server's journal applies the same
-rule (its redaction functions can import these instead of keeping their own copy).
+Pure (no I/O). The single source of the rule: the HAR recordings use it before anything reaches the disk, and the mock
+server's journal, logs and error messages import it from the contracts' public surface.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _LEVELS = (
     _pairs(r"%3F|%26", "%3D", r"&|%26"),
     _pairs(r"%253F|%2526", "%253D", r"&|%26|%2526"),
 )
-_USERINFO = re.compile(r"(//[^/@\s:?#]*:)[^/@\s?#]*@")
+_USERINFO = re.compile(r"((?://|%2F%2F)[^/@\s:?#&]*?(?::|%3A))[^/@\s?#&]*?(@|%40)", re.IGNORECASE)
 _HAS_PAIR = re.compile(r"=|%3D|%253D", re.IGNORECASE)
 
 
@@ -73,9 +73,10 @@ def _redact(text: str, depth: int) -> str:
 def redact_url(text: str) -> str:
     """Secrets in any text holding URLs (a URL, a query value, a log line): the value of every query parameter whose
     name is secret (see :func:`is_secret_name`), at any nesting, plain or percent-encoded, and the password of
-    ``user:password@`` URLs. ``/ds/1?api_key=abc&x=1`` -> ``/ds/1?api_key=[redacted]&x=1``."""
-    if "@" in text:
-        text = _USERINFO.sub(r"\1" + REDACTED + "@", text)
+    ``user:password@`` URLs (plain or percent-encoded).
+    ``/ds/1?api_key=abc&x=1`` -> ``/ds/1?api_key=[redacted]&x=1``."""
+    if "@" in text or "%40" in text.upper():
+        text = _USERINFO.sub(r"\1" + REDACTED + r"\2", text)
     return _redact(text, 0)
 
 

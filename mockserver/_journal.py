@@ -11,98 +11,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote
+
+from vision_contracts.contracts import REDACTED, is_secret_name, redact_header_value, redact_url
 
 from ._state import JournalFilter, JournalPage, StateStore
 
 __all__ = [
-    "REDACTED", "SECRET_HEADERS", "SECRET_WORDS", "Entry", "Journal", "RedactQueryFilter", "is_secret_name", "redact_headers",
-    "redact_query", "redact_url",
+    "REDACTED", "Entry", "Journal", "RedactQueryFilter", "is_secret_name", "redact_headers", "redact_query", "redact_url",
 ]
 
-REDACTED = "[redacted]"
-#: Header names that always carry a credential, whatever else they contain.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-#: A header or query parameter whose name contains one of these words (case-insensitive) carries a secret:
-#: ``x-goog-api-key``, ``x-auth-token``, ``client_secret``, ``X-Amz-Signature``...
-SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "credential", "signature", "cookie")
-_MAX_NESTING = 4  # URLs inside query values inside URLs...: deeper values are redacted whole when they name a secret
-
-
-def is_secret_name(name: str) -> bool:
-    """True when a header or query parameter named ``name`` (percent-encoded or not) carries a secret."""
-    lowered = unquote(unquote(name)).lower()
-    return lowered in SECRET_HEADERS or any(word in lowered for word in SECRET_WORDS)
+# The secret-name rule and URL redaction are the contracts' (one rule for the journal, logs, errors and recordings).
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Lower-cased headers with credentials replaced (a Bearer scheme is kept so users can see which was used),
     and secrets inside URLs of the other headers' values (a Referer) redacted."""
-    out = {}
-    for name, value in headers:
-        name = name.lower()
-        if is_secret_name(name):
-            scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
-            value = f"{scheme} {REDACTED}".strip()
-        else:
-            value = redact_url(value)
-        out[name] = value
-    return out
+    return {name.lower(): redact_header_value(name, value) for name, value in headers}
 
 
 def redact_query(query: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Query parameters with secret-named ones replaced and secrets inside URLs of the others' values redacted
     (``?image=http://host/a.png?api_key=...``)."""
     return {k: (REDACTED if is_secret_name(k) else redact_url(v)) for k, v in query}
-
-
-def _pairs(lead: str, equals: str, stop: str) -> re.Pattern[str]:
-    """``name=value`` pairs of one encoding level: the separators before a name, the equals sign, what ends a value."""
-    return re.compile(
-        rf"(?P<lead>{lead})(?P<name>(?:(?!{equals}|{stop})[^=?#\s\"'<>]){{1,256}})(?P<eq>{equals})"
-        rf"(?P<value>(?:(?!{stop})[^#\s\"'<>])*)",
-        re.IGNORECASE,
-    )
-
-
-# Plain (``?a=b&c=d``), percent-encoded once (``%3Fa%3Db%26c%3Dd``, a URL inside a query value of a log line) and twice.
-_LEVELS = (
-    _pairs(r"^|[?&;]", "=", "&"),
-    _pairs(r"%3F|%26", "%3D", r"&|%26"),
-    _pairs(r"%253F|%2526", "%253D", r"&|%26|%2526"),
-)
-_USERINFO = re.compile(r"((?://|%2F%2F)[^/@\s:?#&]*?(?::|%3A))[^/@\s?#&]*?(@|%40)", re.IGNORECASE)
-_HAS_PAIR = re.compile(r"=|%3D|%253D", re.IGNORECASE)
-
-
-def _redact(text: str, depth: int) -> str:
-    if not _HAS_PAIR.search(text):
-        return text
-    if depth > _MAX_NESTING:
-        return REDACTED if any(word in unquote(unquote(text)).lower() for word in SECRET_WORDS) else text
-
-    def pair(m: re.Match[str]) -> str:
-        value = REDACTED if is_secret_name(m["name"]) else _redact(m["value"], depth + 1)
-        return m["lead"] + m["name"] + m["eq"] + value
-
-    for level in _LEVELS:
-        text = level.sub(pair, text)
-    return text
-
-
-def redact_url(text: str) -> str:
-    """Secrets in any text holding URLs (a log line, a query value, an error message): the value of every query
-    parameter whose name is secret (see :func:`is_secret_name`), at any nesting, plain or percent-encoded, and the
-    password of ``user:password@`` URLs. ``/ds/1?api_key=abc&x=1`` -> ``/ds/1?api_key=[redacted]&x=1``."""
-    if "@" in text or "%40" in text.upper():
-        text = _USERINFO.sub(r"\1" + REDACTED + r"\2", text)
-    return _redact(text, 0)
 
 
 class RedactQueryFilter(logging.Filter):
