@@ -102,6 +102,9 @@ def _add_validate(sub: Any) -> None:
     given.add_argument("--request", metavar="FILE", help="responses: the request as sent (JSON body or envelope), for its image and parameters")
     parser.add_argument("--status", type=int, metavar="N", help="responses: the HTTP status; an error status validates an error body")
     parser.add_argument("--tolerate", action="append", default=[], metavar="NAME", help="responses: a check or leniency to report as warnings (repeatable)")
+    parser.add_argument("--strict", action="store_true",
+                        help="hold FILE to the documented contract: what the real service accepts but the documents do "
+                             "not list (unknown parameters, thresholds outside [0, 1]...) is an error, not a warning")
     _add_format(parser)
     parser.set_defaults(run=_run_validate)
 
@@ -283,11 +286,11 @@ def _response_request(args: argparse.Namespace) -> Any:
 
 def _report(args: argparse.Namespace, contract: Contract, status: int) -> Report:
     if args.kind == "request":
-        return contract.validate_request(_read_request(args.file))
+        return contract.validate_request(_read_request(args.file), strict=args.strict)
     tolerate = _tolerated(contract, args.tolerate)
     request = _response_request(args)
     body = _read_json(args.file, "a JSON response body")
-    return contract.validate_response(body, request=request, status=status, tolerate=tolerate)
+    return contract.validate_response(body, request=request, status=status, tolerate=tolerate, strict=args.strict)
 
 
 def _run_validate(args: argparse.Namespace) -> int:

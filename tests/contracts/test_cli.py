@@ -225,6 +225,18 @@ def test_a_request_envelope_and_its_image(tmp_path):
     assert "$.body.segment_prompt[0][0]: The prompt point [450, 10] lies outside the 40x30 request image." in outside.stdout
 
 
+def test_strict_turns_what_the_provider_accepts_into_errors(tmp_path):
+    """huggingface_hub sent {"parameters": {"model": ...}} and the router answered 200: a warning by default (exit 0),
+    an error with --strict (exit 1)."""
+    body = write_json(tmp_path / "q.json", {"inputs": b64(jpeg(40, 30)), "parameters": {"model": "facebook/detr-resnet-50"}})
+    lenient = run("validate", "huggingface", "object-detection", body, "--kind", "request")
+    strict = run("validate", "huggingface", "object-detection", body, "--kind", "request", "--strict")
+    assert lenient.returncode == 0, lenient.stdout
+    assert "$.body.parameters.model" in lenient.stdout and "warning]" in lenient.stdout
+    assert strict.returncode == 1, strict.stdout
+    assert "$.body.parameters.model" in strict.stdout and "error]" in strict.stdout
+
+
 # --- usage errors: exit 2, one sentence, no traceback ------------------------------------------------------------
 
 def _usage_cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
