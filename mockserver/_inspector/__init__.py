@@ -38,7 +38,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vision_contracts import contracts
 
-from ._bodies import Kept, pack, unpack
+from ._bodies import Kept, pack, pack_parts, unpack
 
 if TYPE_CHECKING:
     from .._app import Server  # _app imports this package
@@ -403,6 +403,7 @@ def record_with_bodies(journal: Journal, entry: Entry, raw: RawRequest, response
     :meth:`Journal.record` does, with the bodies packed (credentials scrubbed) into the same store call."""
     url = raw.path + (f"?{raw.query_string}" if raw.query_string else "")
     answer = bytes(getattr(response, "body", b"") or b"")
-    blob = pack(raw.method, url, raw.headers.items(), raw.body, response.status_code, response.headers.items(), answer)
-    entry.id = journal.store.record(vars(entry), blob)
+    parts = pack_parts(raw.method, url, raw.headers.items(), raw.body, response.status_code, response.headers.items(), answer,
+                       request_digest=entry.body_sha256)
+    entry.id = journal.store.record(vars(entry), parts)
     return entry.id

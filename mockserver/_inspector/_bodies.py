@@ -1,5 +1,7 @@
 """The bodies the journal keeps for the inspector: one entry's request and answer, credentials scrubbed, packed into
-one blob that the state store keeps under the entry's id (``StateStore.record(entry, body)``, ``StateStore.body``).
+one blob that the state store keeps for the entry's id (``StateStore.record(entry, body)``, ``StateStore.body``). The
+store is given the blob as three parts (:func:`pack_parts`: the header, the request body, the answer body) and keeps
+each distinct part once: a request repeated a thousand times stores its image once.
 
 No FastAPI import: packing runs in the store's thread, as the entry is committed.
 
@@ -17,7 +19,9 @@ from typing import Any
 
 from vision_contracts.contracts import Interaction, redact_header_value, redact_interaction
 
-__all__ = ["Kept", "pack", "unpack"]
+from .._state import Blob
+
+__all__ = ["Kept", "pack", "pack_parts", "unpack"]
 
 MAGIC = b"VCB1"
 
@@ -36,6 +40,16 @@ def pack(method: str, url: str, request_headers: Iterable[tuple[str, str]], requ
          response_headers: Iterable[tuple[str, str]], response_body: bytes) -> bytes:
     """The blob for one entry. The request's headers and query are the ones received (credentials and all): every
     credential they carry is scrubbed from the text bodies (``contracts.redact_interaction``); none is kept."""
+    parts = pack_parts(method, url, request_headers, request_body, status, response_headers, response_body)
+    return b"".join(part.data for part in parts)
+
+
+def pack_parts(method: str, url: str, request_headers: Iterable[tuple[str, str]], request_body: bytes, status: int,
+               response_headers: Iterable[tuple[str, str]], response_body: bytes, *,
+               request_digest: str | None = None) -> tuple[Blob, Blob, Blob]:
+    """:func:`pack`'s blob as its three parts, each with its SHA-256: the header, the request body, the answer body
+    (joined, they are the blob). ``request_digest``: the SHA-256 (hex) of ``request_body`` when the caller has it
+    already (the journal's ``body_sha256``), used when scrubbing left the body as it was."""
     interaction = redact_interaction(Interaction(
         method, url, tuple(request_headers), request_body, status, tuple(response_headers), response_body))
     header: dict[str, Any] = {
@@ -45,7 +59,9 @@ def pack(method: str, url: str, request_headers: Iterable[tuple[str, str]], requ
         "response_length": len(interaction.response_body),
     }
     meta = json.dumps(header, separators=(",", ":")).encode()
-    return MAGIC + struct.pack(">I", len(meta)) + meta + interaction.request_body + interaction.response_body
+    sent = interaction.request_body
+    request = Blob(sent, request_digest) if request_digest is not None and sent is request_body else Blob.of(sent)
+    return Blob.of(MAGIC + struct.pack(">I", len(meta)) + meta), request, Blob.of(interaction.response_body)
 
 
 def unpack(blob: bytes) -> Kept | None:

@@ -22,6 +22,8 @@ import anyio.to_thread
 from .base import (
     DEFAULT_BOUNDS,
     KEEP,
+    Blob,
+    Body,
     JournalBounds,
     JournalCounts,
     JournalFilter,
@@ -37,6 +39,8 @@ from .sqlite import SQLiteStore, TemporaryState
 
 __all__ = [
     "KEEP",
+    "Blob",
+    "Body",
     "GroupCommit",
     "JournalBounds",
     "JournalCounts",

@@ -11,8 +11,9 @@ a store whose reads are local, on the event loop (``settle`` in the package: mic
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = [
     "DEFAULT_BOUNDS",
     "KEEP",
+    "Blob",
+    "Body",
     "JournalBounds",
     "JournalCounts",
     "JournalFilter",
@@ -31,6 +34,7 @@ __all__ = [
     "StateStore",
     "WouldWrite",
     "encode_entry",
+    "parts_of",
     "read_only",
     "without_password",
     "writes_refused",
@@ -84,7 +88,8 @@ def writes_refused() -> None:
 class JournalBounds:
     """How much of the journal a store keeps: the oldest entries go first once either bound is passed (the newest
     entry always stays, however large). ``bodies``: bytes of kept request and answer bodies (the inspector's pictures),
-    the oldest dropped first; 0 keeps none, and a body larger than the bound is not kept."""
+    each distinct part stored and counted once however many entries share it, the oldest entries' dropped first; 0
+    keeps none, and a body larger than the bound is not kept."""
 
     entries: int = 1000
     bytes: int = 16_000_000
@@ -141,6 +146,34 @@ class JournalCounts:
     bytes: int
 
 
+@dataclass(frozen=True)
+class Blob:
+    """Bytes and their SHA-256 (hex): what a store keeps once by content, however many entries refer to it. Built by
+    :meth:`of`, or with a digest the caller computed of exactly these bytes already (the store trusts it)."""
+
+    data: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Blob:
+        return cls(data, hashlib.sha256(data).hexdigest())
+
+
+#: An entry's kept body: bytes, or the parts it is made of (kept apart, each once by content; read back joined).
+Body = bytes | Sequence[Blob]
+
+
+def parts_of(body: Body) -> list[Blob]:
+    """The parts of a body (bytes: one part), empty ones left out."""
+    parts = [Blob.of(body)] if isinstance(body, bytes) else list(body)
+    return [part for part in parts if part.data]
+
+
+def distinct(parts: Sequence[Blob]) -> dict[str, int]:
+    """digest -> size of each distinct part, in order."""
+    return {part.digest: len(part.data) for part in parts}
+
+
 def encode_entry(entry: Mapping[str, Any]) -> str:
     """An entry as the store keeps it: compact ASCII JSON without its ``id`` (the store assigns ids)."""
     body = {k: v for k, v in entry.items() if k != "id"}
@@ -189,15 +222,18 @@ class StateStore(Protocol):
         """In one step: replace ``documents`` and empty the journal (its counts back to zero; ids keep growing)."""
         ...
 
-    def record(self, entry: Mapping[str, Any], body: bytes | None = None) -> int:
+    def record(self, entry: Mapping[str, Any], body: Body | None = None) -> int:
         """Append a finished journal entry (its ``id`` ignored), committed before returning; its new, unique id. With
-        ``body`` (the entry's request and answer bodies, packed by the caller), that is kept too, in the same step,
-        under the entry's id, within ``bounds.bodies`` (the oldest bodies dropped first; see :meth:`body`)."""
+        ``body`` (the entry's request and answer bodies, packed by the caller: bytes, or its parts), that is kept too,
+        in the same step, referred to by the entry's id: each distinct part (by SHA-256) is stored once, however many
+        entries share it. ``bounds.bodies`` bounds the bytes stored (each distinct part counted once): past it, the
+        oldest entries' bodies are dropped first, a part going when no kept body refers to it any more; a body whose
+        distinct parts together pass the bound is not kept (see :meth:`body`)."""
         ...
 
     def body(self, entry_id: int) -> bytes | None:
-        """The body kept with the entry ``entry_id``, or None (never given, dropped by the bound, or the entry evicted
-        or cleared)."""
+        """The body kept with the entry ``entry_id`` (its parts joined), or None (never given, dropped by the bound, or
+        the entry evicted or cleared)."""
         ...
 
     def entries(self, where: JournalFilter, limit: int) -> JournalPage:

@@ -25,6 +25,8 @@ from .base import (
     DEFAULT_BOUNDS,
     KEEP,
     SEEDED,
+    Blob,
+    Body,
     JournalBounds,
     JournalCounts,
     JournalFilter,
@@ -32,7 +34,9 @@ from .base import (
     Json,
     StateError,
     T,
+    distinct,
     encode_entry,
+    parts_of,
     writes_refused,
 )
 
@@ -47,10 +51,14 @@ _SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS journal_counts (one INTEGER PRIMARY KEY CHECK (one = 1), total INTEGER NOT NULL,"
      " kept INTEGER NOT NULL, evicted INTEGER NOT NULL, bytes INTEGER NOT NULL)"),
     "INSERT OR IGNORE INTO journal_counts VALUES (1, 0, 0, 0, 0)",
-    # the inspector's bodies, keyed by journal entry id, bounded apart (JournalBounds.bodies)
-    "CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL)",
-    # the bodies' sizes apart from their data: summing and walking them reads a few index pages, not every body's row
-    "CREATE INDEX IF NOT EXISTS bodies_sizes ON bodies (id, size)",
+    # the inspector's bodies, bounded apart (JournalBounds.bodies): each distinct part once, by its SHA-256 ...
+    "CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL)",
+    # (their sizes apart from their data: summing them reads a few index pages, not every blob's row)
+    "CREATE INDEX IF NOT EXISTS blobs_sizes ON blobs (size)",
+    # ... and which parts, in order, make the body kept with a journal entry
+    ("CREATE TABLE IF NOT EXISTS body_parts (id INTEGER NOT NULL, seq INTEGER NOT NULL, digest TEXT NOT NULL,"
+     " PRIMARY KEY (id, seq)) WITHOUT ROWID"),
+    "CREATE INDEX IF NOT EXISTS body_parts_digests ON body_parts (digest)",
 )
 # The entries a filter matches, newest first, each with how many matched in all: every parameter that is not NULL must
 # match; the path is a prefix compared exactly (no LIKE wildcards).
@@ -80,6 +88,7 @@ class SQLiteStore:
         with self._transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
+            _migrate_bodies(db)
 
     # --- connections and transactions --------------------------------------------------------------------------
 
@@ -209,7 +218,7 @@ class SQLiteStore:
 
     # --- the journal -------------------------------------------------------------------------------------------
 
-    def record(self, entry: Mapping[str, Any], body: bytes | None = None) -> int:
+    def record(self, entry: Mapping[str, Any], body: Body | None = None) -> int:
         doc = encode_entry(entry)
         verdict = entry.get("verdict") or {}
         valid = verdict.get("valid")
@@ -220,9 +229,9 @@ class SQLiteStore:
                  None if valid is None else int(bool(valid)), str(entry.get("path", "")), doc),
             ).lastrowid
             db.execute("UPDATE journal_counts SET total = total + 1, kept = kept + 1, bytes = bytes + ?", (len(doc),))
+            if body is not None and entry_id is not None:
+                self._keep_body(db, entry_id, parts_of(body))  # before the eviction: a part it shares stays
             self._evict(db)
-            if body is not None and entry_id is not None and 0 < len(body) <= self.bounds.bodies:
-                self._keep_body(db, entry_id, body)
         if entry_id is None:
             raise StateError(f"The SQLite state store {self.location} gave no id to a new journal entry.")
         return entry_id
@@ -237,7 +246,7 @@ class SQLiteStore:
 
     def _evict_now(self, db: sqlite3.Connection) -> None:
         kept, size = db.execute("SELECT kept, bytes FROM journal_counts").fetchone()
-        dropped, freed, last = 0, 0, None
+        dropped, freed, last = 0, 0, 0
         rows = db.execute("SELECT id, size FROM journal ORDER BY id")
         while kept - dropped > 1 and (kept - dropped > self.bounds.entries or size - freed > self.bounds.bytes):
             last, row_size = rows.fetchone()
@@ -245,28 +254,37 @@ class SQLiteStore:
         rows.close()
         if dropped:
             db.execute("DELETE FROM journal WHERE id <= ?", (last,))
-            db.execute("DELETE FROM bodies WHERE id <= ?", (last,))  # an evicted entry's bodies go with it
+            _drop_bodies(db, last)  # an evicted entry's body goes with it
             db.execute("UPDATE journal_counts SET kept = kept - ?, bytes = bytes - ?, evicted = evicted + ?", (dropped, freed, dropped))
 
-    def _keep_body(self, db: sqlite3.Connection, entry_id: int, body: bytes) -> None:
-        """Keep ``body`` under ``entry_id``, dropping the oldest bodies while the bound would be passed."""
-        size = int(db.execute("SELECT coalesce(sum(size), 0) FROM bodies").fetchone()[0])
-        if size + len(body) > self.bounds.bodies:
-            dropped, freed = None, 0
-            rows = db.execute("SELECT id, size FROM bodies ORDER BY id")  # read only as far as needed
-            for row_id, row_size in rows:
-                if size - freed + len(body) <= self.bounds.bodies:
-                    break
-                dropped, freed = row_id, freed + row_size
-            rows.close()
-            if dropped is not None:
-                db.execute("DELETE FROM bodies WHERE id <= ?", (dropped,))
-        db.execute("INSERT OR REPLACE INTO bodies (id, size, data) VALUES (?, ?, ?)", (entry_id, len(body), body))
+    def _keep_body(self, db: sqlite3.Connection, entry_id: int, parts: list[Blob]) -> None:
+        """Keep the body made of ``parts`` for ``entry_id``: its references taken first (a part already stored costs
+        nothing more), then the oldest entries' bodies dropped while the new parts would pass the bound, then the new
+        parts stored. A body whose distinct parts together pass the bound is not kept, and nothing else is dropped."""
+        sizes = distinct(parts)
+        if not sizes or sum(sizes.values()) > self.bounds.bodies:
+            return
+        marks = ",".join("?" * len(sizes))
+        stored = {row[0] for row in db.execute(f"SELECT digest FROM blobs WHERE digest IN ({marks})", list(sizes))}  # noqa: S608 (only "?" marks)
+        db.executemany("INSERT OR REPLACE INTO body_parts (id, seq, digest) VALUES (?, ?, ?)",
+                       [(entry_id, seq, part.digest) for seq, part in enumerate(parts)])
+        needed = sum(size for digest, size in sizes.items() if digest not in stored)
+        if not needed:  # every part is stored already (a repeated request): one row per part, nothing else
+            return
+        held = int(db.execute("SELECT coalesce(sum(size), 0) FROM blobs").fetchone()[0])
+        while held + needed > self.bounds.bodies:
+            oldest = db.execute("SELECT id FROM body_parts WHERE id != ? ORDER BY id LIMIT 1", (entry_id,)).fetchone()
+            if oldest is None:
+                break
+            held -= _drop_bodies(db, oldest[0], only=True)
+        db.executemany("INSERT OR IGNORE INTO blobs (digest, size, data) VALUES (?, ?, ?)",
+                       [(part.digest, len(part.data), part.data) for part in parts if part.digest not in stored])
 
     def body(self, entry_id: int) -> bytes | None:
         with self._borrow() as db:
-            row = db.execute("SELECT data FROM bodies WHERE id = ?", (entry_id,)).fetchone()
-        return None if row is None else bytes(row[0])
+            rows = db.execute("SELECT b.data FROM body_parts p JOIN blobs b ON b.digest = p.digest WHERE p.id = ? ORDER BY p.seq",
+                              (entry_id,)).fetchall()
+        return b"".join(bytes(row[0]) for row in rows) if rows else None
 
     def entries(self, where: JournalFilter, limit: int) -> JournalPage:
         with self._borrow() as db:
@@ -320,9 +338,38 @@ def _store(db: sqlite3.Connection, documents: Mapping[str, Json]) -> None:
 def _empty_journal(db: sqlite3.Connection) -> int:
     kept = int(db.execute("SELECT kept FROM journal_counts").fetchone()[0])
     db.execute("DELETE FROM journal")
-    db.execute("DELETE FROM bodies")
+    db.execute("DELETE FROM body_parts")
+    db.execute("DELETE FROM blobs")
     db.execute("UPDATE journal_counts SET total = 0, kept = 0, evicted = 0, bytes = 0")
     return kept
+
+
+def _drop_bodies(db: sqlite3.Connection, last: int, *, only: bool = False) -> int:
+    """Drop the bodies kept with the entries up to ``last`` (``only``: with that entry alone), and every part no kept
+    body refers to any more; the bytes freed."""
+    where = "id = ?" if only else "id <= ?"
+    digests = [row[0] for row in db.execute(f"SELECT DISTINCT digest FROM body_parts WHERE {where}", (last,))]  # noqa: S608 (one of two constants)
+    if not digests:
+        return 0
+    db.execute(f"DELETE FROM body_parts WHERE {where}", (last,))  # noqa: S608 (one of two constants)
+    freed = 0
+    for digest in digests:
+        row = db.execute("DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM body_parts WHERE digest = ?) RETURNING size",
+                         (digest, digest)).fetchone()
+        freed += int(row[0]) if row is not None else 0
+    return freed
+
+
+def _migrate_bodies(db: sqlite3.Connection) -> None:
+    """A store kept (``--state PATH``) from before bodies were shared: its ``bodies`` table (one blob per entry) moved
+    into ``blobs`` and ``body_parts``, each body one part."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bodies'").fetchone() is None:
+        return
+    for entry_id, data in db.execute("SELECT id, data FROM bodies ORDER BY id").fetchall():
+        blob = Blob.of(bytes(data))
+        db.execute("INSERT OR IGNORE INTO blobs (digest, size, data) VALUES (?, ?, ?)", (blob.digest, len(blob.data), blob.data))
+        db.execute("INSERT OR REPLACE INTO body_parts (id, seq, digest) VALUES (?, 0, ?)", (entry_id, blob.digest))
+    db.execute("DROP TABLE bodies")
 
 
 def _where(where: JournalFilter) -> dict[str, Any]:
