@@ -6,6 +6,7 @@ server's journal, logs and error messages import it from the contracts' public s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import unquote
@@ -21,6 +22,7 @@ SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "credent
 _MAX_NESTING = 4  # URLs inside query values inside URLs...: deeper values are redacted whole when they name a secret
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names on every request, judged once each
 def is_secret_name(name: str) -> bool:
     """True when a header or query parameter named ``name`` (percent-encoded or not) carries a secret."""
     lowered = unquote(unquote(name)).lower()

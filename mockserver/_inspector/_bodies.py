@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,10 @@ from .._state import Blob
 __all__ = ["Kept", "pack", "pack_parts", "unpack"]
 
 MAGIC = b"VCB1"
+PACKED = 32  # the parts of the last few distinct interactions (a repeated request packs nothing again)
+
+_packed: OrderedDict[tuple[Any, ...], tuple[Blob, Blob, Blob]] = OrderedDict()
+_packed_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,31 @@ def pack_parts(method: str, url: str, request_headers: Iterable[tuple[str, str]]
                request_digest: str | None = None) -> tuple[Blob, Blob, Blob]:
     """:func:`pack`'s blob as its three parts, each with its SHA-256: the header, the request body, the answer body
     (joined, they are the blob). ``request_digest``: the SHA-256 (hex) of ``request_body`` when the caller has it
-    already (the journal's ``body_sha256``), used when scrubbing left the body as it was."""
+    already (the journal's ``body_sha256``), used when scrubbing left the body as it was; with it, the parts of the
+    last few distinct interactions are remembered (the parts are a pure function of the arguments, the request body
+    standing for itself by its digest): the same interaction again costs a dictionary look-up."""
+    request_headers, response_headers = tuple(request_headers), tuple(response_headers)
+    if request_digest is None:
+        return _pack_parts(method, url, request_headers, request_body, status, response_headers, response_body, None)
+    key = (method, url, request_headers, request_digest, status, response_headers, response_body)
+    with _packed_lock:
+        parts = _packed.get(key)
+        if parts is not None:
+            _packed.move_to_end(key)
+            return parts
+    parts = _pack_parts(method, url, request_headers, request_body, status, response_headers, response_body, request_digest)
+    with _packed_lock:
+        _packed[key] = parts
+        while len(_packed) > PACKED:
+            _packed.popitem(last=False)
+    return parts
+
+
+def _pack_parts(method: str, url: str, request_headers: tuple[tuple[str, str], ...], request_body: bytes, status: int,
+                response_headers: tuple[tuple[str, str], ...], response_body: bytes,
+                request_digest: str | None) -> tuple[Blob, Blob, Blob]:
     interaction = redact_interaction(Interaction(
-        method, url, tuple(request_headers), request_body, status, tuple(response_headers), response_body))
+        method, url, request_headers, request_body, status, response_headers, response_body))
     header: dict[str, Any] = {
         "status": status,
         "response_headers": [[k, redact_header_value(k, v)] for k, v in interaction.response_headers],
