@@ -55,6 +55,7 @@ class CheckContext:
     image_pointer: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_pixels: bool = True
+    image_data: bytes | None = field(default=None, repr=False)  # the request image's bytes, once request_image decoded them
     _masks: dict[tuple[str | int, ...], Image.Image | ImageError] = field(default_factory=dict, repr=False)
 
     def find(self, location: str) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -368,11 +369,13 @@ def request_image(ctx: CheckContext) -> Iterator[Finding]:
         if not isinstance(value, str) or (parts and parts[0] == "query"):
             continue
         try:
-            info = open_image(decode_image_string(value), max_pixels=ctx.max_pixels, load=ctx.decode_pixels)
+            data = decode_image_string(value)
+            info = open_image(data, max_pixels=ctx.max_pixels, load=ctx.decode_pixels)
         except ImageError as exc:
             yield Finding(tuple(parts), "a base64-encoded image Pillow can decode", brief(value), f"The request image is unusable: {exc}.")
         else:
             ctx.image = ImageInfo(info.size[0], info.size[1], info.mode, info.format)
+            ctx.image_data = data
 
 
 def prompt_points_inside_image(ctx: CheckContext) -> Iterator[Finding | Skip]:

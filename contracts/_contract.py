@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -33,11 +33,15 @@ class UnknownOperation(LookupError):
 
 @dataclass(frozen=True)
 class RequestFacts:
-    """What the semantic checks need from a request: the image's facts and the request's parameters."""
+    """What the semantic checks need from a request: the image's facts and the request's parameters; and, when
+    :meth:`Contract.check_request` decoded the request image from base64 or a data URI, its bytes (``image_data``,
+    None otherwise: an image given by URL, or one that did not decode), so a caller that needs them (the mock server
+    generating its answer) does not decode the string again."""
 
     image: ImageInfo | None
     note: str
     params: Mapping[str, Any]
+    image_data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def _load_json(path: Any) -> Any:
@@ -344,7 +348,7 @@ class Contract:
         found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx, tolerance) if not blocked else ([], [])
         report = Report(violations + found, skipped)
         note = "" if ctx.image else ("the request carries its image as a URL" if envelope.form == "url" else ctx.image_note)
-        return report, RequestFacts(ctx.image, note, self._params(instance))
+        return report, RequestFacts(ctx.image, note, self._params(instance), ctx.image_data)
 
     def validate_request(
         self, request: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False, tolerate: Iterable[str] = (),

@@ -384,8 +384,8 @@ class Server:
         report, facts = contract.check_request(envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
         if not prepare or report.errors or envelope.form == "url":
             return envelope, report, facts, None
-        try:
-            data = image_bytes(image_value(contract, envelope))
+        try:  # the bytes the contract's check decoded already (facts.image_data), else decoded here
+            data = facts.image_data if facts.image_data is not None else image_bytes(image_value(contract, envelope))
         except ImageError as exc:
             return envelope, report, facts, exc
         return envelope, report, facts, _Prepared(data, self.cache_key(contract, raw, envelope, data))

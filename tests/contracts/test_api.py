@@ -103,6 +103,16 @@ def test_request_from_the_wire_with_raw_bytes_and_params():
     assert env.form == "base64" and env.query["confidence"] == 40 and env.path["version"] == 3
     report, facts = c.check_request(env)
     assert report == [] and facts.image.size == (16, 8) and facts.params == {"confidence": 40}
+    assert facts.image_data == img  # the bytes the check decoded, for a caller that needs them (the mock server)
+
+
+def test_request_facts_carry_the_decoded_image_only_when_it_decoded():
+    c = contracts.get("roboflow", "semantic-segmentation")
+    by_url = c.parse_request(b"", content_type=None, query={"api_key": "k", "image": "https://example.com/a.jpg"},
+                             path={"dataset": "d", "version": "3"})
+    assert c.check_request(by_url)[1].image_data is None
+    report, broken = contracts.get("huggingface", "object-detection").check_request({"inputs": b64(b"not an image")})
+    assert [v.check for v in report] == ["request-image"] and broken.image is None and broken.image_data is None
 
 
 def test_wire_that_fits_no_form():
