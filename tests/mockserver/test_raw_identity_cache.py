@@ -106,3 +106,33 @@ def test_the_identity_holds_what_the_parser_reads_and_only_that() -> None:
     assert len({identity(), identity(query={"a": "2"}), identity(query={"a": "1", "b": ""}), identity(path_params={"model_id": "n"}),
                 identity(headers={"content-type": "application/json", "authorization": "Bearer x"}), identity(method="PUT"),
                 raw_identity(contract, base, base.path_params, "other")}) == 7
+
+
+def test_provider_routes_skip_fastapis_route_layers_and_nothing_else_changes(client: TestClient,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider lane (``_app._ProviderLane``): a provider request reaches the pipeline without FastAPI's route
+    handler; a wrong method on a provider path, an unknown path and the admin API still go through the app (405 and
+    404 journalled as before)."""
+    from fastapi import routing
+
+    calls: list[str] = []
+    handler = routing.get_request_handler
+
+    def counting(*args: object, **kwargs: object) -> object:
+        inner = handler(*args, **kwargs)  # type: ignore[arg-type]
+
+        async def app(request: object) -> object:
+            calls.append(str(getattr(request, "url", "")))
+            return await inner(request)  # type: ignore[arg-type]
+
+        return app
+
+    monkeypatch.setattr(routing, "get_request_handler", counting)
+    with TestClient(create_app(Config())) as fresh:
+        assert fresh.post(SEG, json={"inputs": B64.decode()}).status_code == 200
+        assert calls == []  # the lane answered: no FastAPI route handler ran
+        assert fresh.get(SEG).status_code == 405 and _last_entry(fresh)["status"] == 405
+        assert fresh.post("/no/such/path/here/at/all").status_code == 404 and _last_entry(fresh)["status"] == 404
+        assert fresh.get("/__vision__/health").status_code == 200
+        assert any(url.endswith("/__vision__/health") for url in calls)  # the app's routes still run their handlers
+        assert [e["status"] for e in fresh.get("/__vision__/journal").json()["entries"]] == [200, 405, 404]
