@@ -27,7 +27,7 @@ from ._app import create_app
 from ._config import Config
 from ._limits import uvicorn_options
 
-__all__ = ["free_port", "sample_image", "serve", "serve_process"]
+__all__ = ["free_port", "photo_like_jpeg", "sample_image", "serve", "serve_process"]
 
 
 @contextlib.contextmanager
@@ -131,3 +131,29 @@ def sample_image(width: int = 96, height: int = 64, *, fmt: str = "PNG", mode: s
     buf = io.BytesIO()
     im.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
     return buf.getvalue()
+
+
+def photo_like_jpeg(width: int = 512, height: int | None = None, *, seed: int = 42) -> bytes:
+    """A photo-like JPEG, quality 90 (``height`` defaults to ``width``): smooth gradients, a ground band, two soft
+    shapes and sensor-like noise drawn from ``seed``; big enough to be decoded at reduced scale. The benchmarks' and
+    the pinned answers' input."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    height = height or width
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    yy, xx = yy / height, xx / width
+    base = np.stack([120 + 80 * yy, 140 + 60 * xx * yy, 200 - 90 * yy], axis=-1)
+    im = Image.fromarray(base.clip(0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([0, int(height * 0.7), width, height], fill=(80, 120, 60))
+    draw.ellipse([int(width * 0.15), int(height * 0.35), int(width * 0.45), int(height * 0.8)], fill=(150, 110, 80))
+    draw.ellipse([int(width * 0.55), int(height * 0.4), int(width * 0.85), int(height * 0.78)], fill=(60, 60, 70))
+    im = im.filter(ImageFilter.GaussianBlur(2))
+    arr = np.asarray(im, dtype=np.int16) + rng.normal(0, 6, (height, width, 3)).astype(np.int16)
+    out = io.BytesIO()
+    Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()

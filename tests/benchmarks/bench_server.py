@@ -20,7 +20,6 @@ Run: ``.venv/bin/python -m pytest tests/benchmarks/bench_server.py -s``.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import re
@@ -33,11 +32,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
 
-from vision_contracts.mockserver.testing import free_port
+from vision_contracts.mockserver.testing import free_port, photo_like_jpeg
 
 DURATION = os.environ.get("BENCH_DURATION", "6s")
 CONNECTIONS = 32
@@ -88,26 +85,6 @@ from vision_contracts.mockserver._config import parse_args
 config = parse_args(["--port", sys.argv[1], "--log-level", "warning"])
 uvicorn.run(create_app(config), host="127.0.0.1", port=config.port, log_level="warning", http=sys.argv[2], loop=sys.argv[3])
 '''
-
-
-def photo_like_jpeg(size: int = 512, height: int | None = None) -> bytes:
-    """Smooth gradients, a few soft shapes and sensor-like noise, JPEG quality 90; ``size`` wide, ``height`` high
-    (default: square)."""
-    width, height = size, height or size
-    rng = np.random.default_rng(42)
-    yy, xx = np.mgrid[:height, :width]
-    yy, xx = yy / height, xx / width
-    base = np.stack([120 + 80 * yy, 140 + 60 * xx * yy, 200 - 90 * yy], axis=-1)
-    im = Image.fromarray(base.clip(0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(im)
-    draw.rectangle([0, int(height * 0.7), width, height], fill=(80, 120, 60))
-    draw.ellipse([int(width * 0.15), int(height * 0.35), int(width * 0.45), int(height * 0.8)], fill=(150, 110, 80))  # a "cat"
-    draw.ellipse([int(width * 0.55), int(height * 0.4), int(width * 0.85), int(height * 0.78)], fill=(60, 60, 70))
-    im = im.filter(ImageFilter.GaussianBlur(2))
-    arr = np.asarray(im, dtype=np.int16) + rng.normal(0, 6, (height, width, 3)).astype(np.int16)
-    out = io.BytesIO()
-    Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 @contextmanager

@@ -10,43 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
 from starlette.testclient import TestClient
 
 from vision_contracts.mockserver import Config, create_app
-from vision_contracts.mockserver.testing import sample_image
+from vision_contracts.mockserver.testing import photo_like_jpeg, sample_image
 
 from server_support import CREATED
 
-
-def _photo(width: int, height: int) -> bytes:
-    """A photo-like JPEG (gradients, soft shapes, noise), quality 90: big enough to be decoded at reduced scale."""
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[:height, :width]
-    yy, xx = yy / height, xx / width
-    base = np.stack([120 + 80 * yy, 140 + 60 * xx * yy, 200 - 90 * yy], axis=-1)
-    im = Image.fromarray(base.clip(0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(im)
-    draw.rectangle([0, int(height * 0.7), width, height], fill=(80, 120, 60))
-    draw.ellipse([int(width * 0.15), int(height * 0.35), int(width * 0.45), int(height * 0.8)], fill=(150, 110, 80))
-    draw.ellipse([int(width * 0.55), int(height * 0.4), int(width * 0.85), int(height * 0.78)], fill=(60, 60, 70))
-    im = im.filter(ImageFilter.GaussianBlur(2))
-    arr = np.asarray(im, dtype=np.int16) + rng.normal(0, 6, (height, width, 3)).astype(np.int16)
-    out = io.BytesIO()
-    Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
 PNG = sample_image(96, 64)
 JPEG = sample_image(120, 90, fmt="JPEG", noise=8)
-PHOTO = _photo(640, 480)
+PHOTO = photo_like_jpeg(640, 480, seed=5)
 SEG = "/models/facebook/mask2former-swin-large-coco-panoptic"
 DET = "/models/facebook/detr-resnet-50"
 NO_CACHE = {"x-use-cache": "false"}
