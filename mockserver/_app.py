@@ -294,20 +294,14 @@ class Server:
         try:
             raw = await read_raw(request, self.config.max_body_bytes, self.config.body_timeout_seconds)
         except BodyTimeout as exc:  # a slow or stalled client: it may still read the answer
-            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
-            entry.provider = route.provider
-            entry.verdict = {"valid": False, "violations": [f"$.body: {exc}"]}
+            entry = self._unread(request, route, f"$.body: {exc}")
             return await self._finish(entry, error_response(route.contracts[0], reject_status(route.contracts[0]), str(exc)), started)
         except RequestTooLarge as exc:
-            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
+            entry = self._unread(request, route, f"$.body: {exc}.")
             entry.body_size, entry.body_sha256 = exc.received or exc.limit + 1, None
-            entry.provider = route.provider
-            entry.verdict = {"valid": False, "violations": [f"$.body: {exc}."]}
             return await self._finish(entry, error_response(route.contracts[0], 413, f"The request body is too large: {exc}."), started)
         except ClientDisconnect:  # the client left mid-body: journal it; the answer goes nowhere (uvicorn drops it)
-            entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
-            entry.provider = route.provider
-            entry.verdict = {"valid": False, "violations": ["$.body: the client disconnected before sending the whole body."]}
+            entry = self._unread(request, route, "$.body: the client disconnected before sending the whole body.")
             response = error_response(route.contracts[0], reject_status(route.contracts[0]), "The client disconnected before sending the whole body.")
             return await self._finish(entry, response, started, answered=False)
         entry = self.journal.open(raw.method, raw.path, raw.query.items(), raw.headers.items(), raw.body)
@@ -320,6 +314,13 @@ class Server:
             status = 500 if 500 in contract.error_statuses else reject_status(contract)
             response = error_response(contract, status, f"The mock server failed: {type(exc).__name__}: {exc}.")
         return await self._finish(entry, response, started, raw=raw)
+
+    def _unread(self, request: StarletteRequest, route: Route, violation: str) -> Entry:
+        """The journal entry of a request whose body was not read whole (too large, too slow, the client gone)."""
+        entry = self.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), b"")
+        entry.provider = route.provider
+        entry.verdict = {"valid": False, "violations": [violation]}
+        return entry
 
     async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True,
                       raw: RawRequest | None = None) -> Response:
@@ -347,7 +348,7 @@ class Server:
         if outcome.response is not None:
             await self._judge(contract, raw, path_params, entry)
             return _mark_guess(outcome.response, resolution)
-        response = await self._answer(contract, raw, path_params, entry)
+        response = await self._answer(contract, raw, path_params, entry, resolution)
         if outcome.after and response.status_code == 200:
             broken = violate(contract, bytes(response.body))
             response = Response(broken, media_type=JSON_MEDIA_TYPE, headers={
@@ -355,10 +356,13 @@ class Server:
             _record_answer_verdict(entry, contract, broken)
         return _mark_guess(response, resolution)
 
-    async def _answer(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
+    async def _answer(
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry,
+        resolution: _families.Resolution | None,
+    ) -> Response:
         """The answer's source: a recording or the upstream (judged, ``x-vision-source``), else computed here."""
         sourced = await self.sources.answer(contract, raw, path_params, entry)
-        return sourced if sourced is not None else await self._compute(contract, raw, path_params, entry)
+        return sourced if sourced is not None else await self._compute(contract, raw, path_params, entry, resolution)
 
     async def _judge(
         self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry, *, prepare: bool = False,
@@ -405,7 +409,10 @@ class Server:
             entry.model_family = dict(known.model_family)
         return identity, Response(hit[0], media_type=JSON_MEDIA_TYPE, headers={**known.headers, CACHE_HEADER: "hit"})
 
-    async def _compute(self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry) -> Response:
+    async def _compute(
+        self, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any], entry: Entry,
+        resolution: _families.Resolution | None,
+    ) -> Response:
         reject = reject_status(contract)
         identity, known = self._known(contract, raw, path_params, entry)
         if known is not None:
@@ -423,7 +430,6 @@ class Server:
         if isinstance(loaded, Response):
             return loaded
         data, pixels = loaded
-        resolution = self._resolution(contract, path_params)
         key = prepared.key if isinstance(prepared, _Prepared) else self.cache_key(contract, raw, envelope, data)
         cacheable = use_cache(contract, raw, envelope)
         hit = self.cache.get(key) if cacheable else None
