@@ -9,9 +9,6 @@ reported as a sentence; answers can differ while both still meet the contract, w
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ._har import Interaction, RecordingError, judge
+from ._images import ImageError, decode_image_string, open_image
 from ._paths import find
 
 __all__ = ["DriftReport", "EntryDrift", "Tolerances", "compare_recordings"]
@@ -169,13 +167,14 @@ def _items(body: Any, pointer: str, kind: str, read: Callable[[Any], Any]) -> li
 
 
 def _decode_png(value: Any) -> Any:
+    """A mask's pixels (mode L), decoded as the contracts decode every image string (bare base64 or a data URI,
+    bounded in pixels), or None when it does not decode."""
     if not isinstance(value, str):
         return None
-    text = value.split(",", 1)[1] if value.startswith("data:") else value
     try:
-        with Image.open(io.BytesIO(base64.b64decode(text))) as im:
+        with open_image(decode_image_string(value), load=True) as im:
             return np.asarray(im.convert("L"))
-    except (binascii.Error, ValueError, OSError):
+    except ImageError:
         return None
 
 
