@@ -49,8 +49,31 @@ def _with_state(config: Config) -> Config:
     return config
 
 
+def _run_intercepting(config: Config) -> int:
+    """The mock and its intercepting proxy in one process and event loop (``--intercept``)."""
+    from ._intercept.service import InterceptingServer, proxy_port
+
+    server = InterceptingServer(uvicorn.Config(create_app(config), host=config.host, port=config.port,
+                                               log_level=config.log_level, **uvicorn_options(config)), config)
+    print(f"vision-mock: intercepting {', '.join(server.authority.hosts)} as a proxy on http://{config.host}:"
+          f"{proxy_port(config)} (CA {server.authority.cert_path}); "
+          f"eval \"$(vision-mock env --port {config.port} --intercept-port {proxy_port(config)}"
+          f"{' --ca-dir ' + config.ca_dir if config.ca_dir else ''})\" points an app at it", file=sys.stderr)
+    try:
+        server.run()
+    except OSError as exc:
+        print(f"vision-mock: cannot listen for --intercept on {config.host}:{proxy_port(config)}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    config = parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["env"]:
+        from ._intercept.env import env_main
+
+        return env_main(args[1:])
+    config = parse_args(args)
     problem = exposure_problem(config)
     if problem:
         print(f"vision-mock: {problem}", file=sys.stderr)
@@ -65,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(seed {config.seed}, models: {', '.join(f'{m}={t}' for m, t in config.models.items())})",
         file=sys.stderr,
     )
+    if config.intercept:
+        return _run_intercepting(config)
     if config.workers > 1:
         os.environ[_ENV] = json.dumps(config.to_json())
         uvicorn.run("vision_contracts.mockserver.__main__:app_factory", factory=True, host=config.host, port=config.port,

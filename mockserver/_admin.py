@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ._intercept.service import ca_certificate
 from ._scenarios import SCENARIOS, Behaviour, Rule, RuleRequest, ScenarioError
 
 if TYPE_CHECKING:
@@ -79,6 +81,13 @@ def admin_router() -> APIRouter:
     async def health(request: Request) -> dict[str, Any]:
         server = _server(request)
         return {"status": "ok", "providers": list(server.config.providers), "seed": server.config.seed, "cached": len(server.cache)}
+
+    @router.get("/ca.pem", summary="The --intercept CA certificate (public part only)")
+    def ca_pem(request: Request) -> Response:
+        config = _server(request).config
+        if not config.intercept:
+            raise HTTPException(404, "This server was started without --intercept: it has no CA to serve.")
+        return Response(ca_certificate(config), media_type="application/x-pem-file")
 
     @router.get("/config", summary="The server's configuration (tokens redacted)")
     async def config(request: Request) -> dict[str, Any]:

@@ -11,7 +11,9 @@
 
 ``GET /__vision__/health`` stays open to all three: load balancers and orchestrators probe readiness without a
 token and by IP or service name, and the answer (status, providers, seed, cache size) reads no journal, rule or
-configuration secret and changes nothing.
+configuration secret and changes nothing. ``GET /__vision__/ca.pem`` (``--intercept``'s CA certificate) is open for
+the same reasons: it is public by nature (every client that trusts it holds a copy), it is what a container or a
+CI job needs before it can be configured at all, and it reads no secret (the private key is never served).
 
 The inspector's pages (``GET /__vision__/ui/``, ``/ui/entries/ID``, ``/ui/static/...``: static HTML, CSS and
 JavaScript, no data) pass the token check (1 and 2 still hold): a browser cannot send a bearer token when it opens a
@@ -43,7 +45,7 @@ __all__ = ["ADMIN_TOKEN_ENV", "AdminGuard", "admin_headers", "allowed_hosts", "e
 
 ADMIN_PREFIX = "/__vision__"  # _admin.ADMIN_PREFIX (not imported: _admin imports FastAPI routers, this stays ASGI only)
 ADMIN_TOKEN_ENV = "VISION_MOCK_ADMIN_TOKEN"
-OPEN_PATHS = frozenset({ADMIN_PREFIX + "/health"})
+OPEN_PATHS = frozenset({ADMIN_PREFIX + "/health", ADMIN_PREFIX + "/ca.pem"})
 UI_PAGES = re.compile(re.escape(ADMIN_PREFIX) + r"/ui(?:/|/entries/[0-9]+|/static/[A-Za-z0-9_.-]+)?")  # no data: no token
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

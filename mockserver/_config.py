@@ -133,6 +133,12 @@ class Config:
     body_timeout_seconds: float = 60.0
     shutdown_seconds: float = 3.0
     limit_concurrency: int | None = None
+    # vision-mock --intercept (mockserver._intercept): a forward proxy on its own port answering the providers' real
+    # hosts with the mock (TLS from a local CA kept in ca_dir); passthrough hosts are tunnelled unread.
+    intercept: bool = False
+    intercept_port: int | None = None  # None: port + 1
+    ca_dir: str | None = None  # None: $XDG_DATA_HOME/vision-contracts/ca or ~/.local/share/vision-contracts/ca
+    passthrough: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", _frozen_map(self.models))
@@ -184,7 +190,8 @@ class Config:
             raise ConfigError(f"max_wait_seconds must be 0 or more, got {self.max_wait_seconds}.")
         object.__setattr__(self, "admin_hosts", tuple(self.admin_hosts))
         object.__setattr__(self, "upstream", _frozen_map(self.upstream))
-        problem = _service_problem(self) or _proxy_problem(self)
+        object.__setattr__(self, "passthrough", tuple(self.passthrough))
+        problem = _service_problem(self) or _proxy_problem(self) or _intercept_problem(self)
         if problem:
             raise ConfigError(problem)
 
@@ -234,6 +241,17 @@ def _proxy_problem(config: Config) -> str | None:
         return "on_miss upstream forwards replay misses: it needs replay (--replay DIR) and upstream (--upstream PROVIDER=URL)."
     if config.upstream_timeout_seconds <= 0 or config.upstream_max_bytes < 1 or config.record_body_limit < 0:
         return "upstream_timeout_seconds and upstream_max_bytes must be positive and record_body_limit 0 or more."
+    return None
+
+
+def _intercept_problem(config: Config) -> str | None:
+    """The first unusable value among the intercept options, as a sentence."""
+    if config.intercept and config.workers > 1:
+        return f"intercept runs the proxy in the mock's own process: it needs workers 1, got {config.workers}."
+    if config.intercept_port is not None and not 0 <= config.intercept_port < 65536:
+        return f"intercept_port must lie between 0 and 65535, got {config.intercept_port}."
+    if config.intercept and config.intercept_port is None and config.port in (0, 65535):
+        return f"intercept needs intercept_port (--intercept-port N) when port is {config.port}: the default is port + 1."
     return None
 
 
@@ -386,7 +404,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
     _add_service_options(p)
     _add_proxy_options(p)
+    _add_intercept_options(p)
     return p
+
+
+def _add_intercept_options(p: argparse.ArgumentParser) -> None:
+    """``--intercept``: the forward proxy for unchanged apps (mockserver._intercept)."""
+    g = p.add_argument_group("interception: unchanged apps through HTTPS_PROXY (see 'vision-mock env')")
+    g.add_argument("--intercept", action="store_true",
+                   help="also serve an HTTP forward proxy: CONNECT to a provider host is answered by the mock with TLS "
+                        "from a local, name-constrained CA; other hosts get 403")
+    g.add_argument("--intercept-port", type=int, metavar="N", help="the proxy's port (default: --port + 1)")
+    g.add_argument("--ca-dir", metavar="DIR",
+                   help="where the CA lives (made on first use; default $XDG_DATA_HOME/vision-contracts/ca or "
+                        "~/.local/share/vision-contracts/ca)")
+    g.add_argument("--passthrough", metavar="HOST", action="append", default=[],
+                   help="tunnel this host's bytes unread instead of refusing it; repeatable")
+
+
+def _intercept_values(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("intercept_port", "ca_dir"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    if args.intercept:
+        values["intercept"] = True
+    if args.passthrough:
+        values["passthrough"] = (*config.passthrough, *args.passthrough)
+    return values
 
 
 def _add_service_options(p: argparse.ArgumentParser) -> None:
@@ -489,6 +534,7 @@ def load_config(args: argparse.Namespace) -> Config:
         values["strict"] = True
     values.update(_service_values(args, config))
     values.update(_proxy_values(args, config))
+    values.update(_intercept_values(args, config))
     if values.get("image_dir") and not os.path.isdir(values["image_dir"]):
         raise ConfigError(f"--image-dir {values['image_dir']} is not a directory.")
     return replace(config, **values)
