@@ -666,17 +666,29 @@ async def _journal_side_call(server: Server, request: StarletteRequest, provider
     await offload(server.journal.record, entry)
 
 
+async def _hub_answer(server: Server, request: StarletteRequest, operation: str, answer: _hub.HubAnswer) -> JSONResponse:
+    await _journal_side_call(server, request, "huggingface", operation, answer.status)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
 def _side_routes(app: FastAPI, server: Server, config: Config) -> None:
     """The calls the SDKs make besides the contracts' operations: the Hub's model info (huggingface_hub's and
     @huggingface/inference's provider ``auto``, ``mockserver._hub``) and AI Refinery's key check."""
     if "huggingface" in config.providers:
+        @app.get(_hub.TASKS_PATH, tags=["huggingface"], summary="Hugging Face Hub tasks (the client's recommended model per task)")
+        async def hub_tasks(request: StarletteRequest) -> JSONResponse:
+            return await _hub_answer(server, request, "hub-tasks", _hub.tasks(config.served_models()))
+
+        @app.get(_hub.AGENT_HARNESSES_PATH, tags=["huggingface"], summary="Hugging Face Hub agent-harness registry (empty)")
+        async def hub_agent_harnesses(request: StarletteRequest) -> JSONResponse:
+            return await _hub_answer(server, request, "hub-agent-harnesses", _hub.agent_harnesses())
+
         @app.get(_hub.HUB_PATH, tags=["huggingface"], summary="Hugging Face Hub model info (the inference clients' provider mapping)")
         async def hub_model_info(request: StarletteRequest, model_id: str) -> JSONResponse:
             resolution = server.resolve_model(model_id.strip("/"))
             expand = _hub.expanded(request.query_params.multi_items())
             answer = _hub.not_found() if resolution is None else _hub.model_info(resolution.model, resolution.task, expand)
-            await _journal_side_call(server, request, "huggingface", "hub-model-info", answer.status)
-            return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+            return await _hub_answer(server, request, "hub-model-info", answer)
 
     if "airefinery" in config.providers:
         contract = contracts.get("airefinery", "image-segmentation")

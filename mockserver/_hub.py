@@ -16,6 +16,12 @@ JSON object keyed by provider on ``model_info``, a list on ``list_models``; each
 ``hf-inference``, status ``live``, with its task (from the families catalogue, ``--model`` and ``--guess-tasks``:
 whatever :meth:`Server.resolve_model` resolves).
 
+Two more Hub calls huggingface_hub makes on its way: ``GET /api/tasks`` (``providers/hf_inference.py``
+``_fetch_recommended_models``, when no model is given: ``{task: {"widgetModels": [id, ...]}}``, the first id used),
+answered with the served models of each task; and ``GET /api/agent-harnesses`` (``utils/_detect_agent.py``, best-effort
+telemetry whose failure it swallows), answered with the empty registry the client itself falls back to
+(``{"standardEnvVars": [], "harnesses": {}}``: no agent detected).
+
 A model the mock does not serve gets the Hub's 404 for a missing repository: ``X-Error-Code: RepoNotFound`` (the
 header ``utils/_http.py`` ``hf_raise_for_status`` turns into ``RepositoryNotFoundError``) and ``X-Error-Message``
 with the body ``{"error": "Repository not found"}``.
@@ -24,16 +30,21 @@ with the body ``{"error": "Repository not found"}``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HUB_HOST", "HUB_PATH", "HubAnswer", "expanded", "model_info", "not_found"]
+__all__ = [
+    "AGENT_HARNESSES_PATH", "HUB_HOST", "HUB_PATH", "TASKS_PATH", "HubAnswer", "agent_harnesses", "expanded", "model_info",
+    "not_found", "tasks",
+]
 
 #: The Hub's host, intercepted beside the contracts' provider hosts (the Hub is not an operation of the contracts).
 HUB_HOST = "huggingface.co"
 #: The model-info path, as a Starlette route (a model id may or may not have a namespace).
 HUB_PATH = "/api/models/{model_id:path}"
+TASKS_PATH = "/api/tasks"
+AGENT_HARNESSES_PATH = "/api/agent-harnesses"
 #: The provider every served model is mapped to: the router's ``/hf-inference/models/{id}``, which the mock serves.
 PROVIDER = "hf-inference"
 NOT_FOUND_MESSAGE = "Repository not found"
@@ -83,3 +94,16 @@ def model_info(model_id: str, task: str, expand: tuple[str, ...] = ()) -> HubAns
 def not_found() -> HubAnswer:
     """The Hub's 404 for a repository that does not exist (or that the caller may not see)."""
     return HubAnswer(404, {"error": NOT_FOUND_MESSAGE}, {"x-error-code": "RepoNotFound", "x-error-message": NOT_FOUND_MESSAGE})
+
+
+def tasks(served: Mapping[str, str]) -> HubAnswer:
+    """``/api/tasks`` for the served models (model id -> task): each task's ids as its ``widgetModels``."""
+    body: dict[str, Any] = {}
+    for model, task in served.items():
+        body.setdefault(task, {"id": task, "widgetModels": []})["widgetModels"].append(model)
+    return HubAnswer(200, body, {})
+
+
+def agent_harnesses() -> HubAnswer:
+    """``/api/agent-harnesses``: the empty registry (huggingface_hub's own fallback when the Hub is unreachable)."""
+    return HubAnswer(200, {"standardEnvVars": [], "harnesses": {}}, {})

@@ -71,3 +71,27 @@ def test_journal_records_the_addressed_host_without_credentials(client):
     [entry] = [e for e in client.get("/__vision__/journal").json()["entries"] if e["operation"] == "hub-model-info"][-1:]
     assert entry["host"] == "huggingface.co"
     assert "secret" not in str(entry)
+
+
+def test_hub_tasks_and_agent_harnesses(client):
+    tasks = client.get("/api/tasks").json()
+    assert "facebook/detr-resnet-50" in tasks["object-detection"]["widgetModels"]
+    assert tasks["image-segmentation"]["widgetModels"]
+    assert client.get("/api/agent-harnesses").json() == {"standardEnvVars": [], "harnesses": {}}
+
+
+def test_huggingface_hub_reads_the_recommended_model_per_task(base_url):
+    import huggingface_hub.constants as hub_constants
+    from huggingface_hub.inference._providers.hf_inference import _fetch_recommended_models
+
+    previous = hub_constants.ENDPOINT
+    _fetch_recommended_models.cache_clear()
+    hub_constants.ENDPOINT = base_url
+    try:
+        recommended = _fetch_recommended_models()
+    finally:
+        hub_constants.ENDPOINT = previous
+        _fetch_recommended_models.cache_clear()
+    served = Config().served_models()
+    assert recommended["object-detection"] == next(m for m, t in served.items() if t == "object-detection")
+    assert served[recommended["image-segmentation"]] == "image-segmentation"
