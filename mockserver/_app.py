@@ -46,9 +46,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
-from . import _families, _generate
+from . import _families, _generate, _hub
 from ._admin import ADMIN_PREFIX, admin_router
 from ._adminauth import AdminGuard
+from ._auth import credential, token_ok
 from ._config import Config
 from ._fetch import FetchError, fetch_image
 from ._inspector import inspector_router, record_with_bodies
@@ -657,6 +658,56 @@ def _endpoint(route: Route) -> Callable[[StarletteRequest], Awaitable[Response]]
     return endpoint
 
 
+async def _journal_side_call(server: Server, request: StarletteRequest, provider: str, operation: str, status: int) -> None:
+    """A call the providers' clients make besides the contracts' operations, journaled like any other request."""
+    entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
+    entry.provider, entry.operation, entry.status = provider, operation, status
+    entry.verdict = {"valid": None, "violations": [], "note": f"{operation}: a call the {provider} clients make, not an operation of the contracts"}
+    await offload(server.journal.record, entry)
+
+
+async def _hub_answer(server: Server, request: StarletteRequest, operation: str, answer: _hub.HubAnswer) -> JSONResponse:
+    await _journal_side_call(server, request, "huggingface", operation, answer.status)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+def _side_routes(app: FastAPI, server: Server, config: Config) -> None:
+    """The calls the SDKs make besides the contracts' operations: the Hub's model info (huggingface_hub's and
+    @huggingface/inference's provider ``auto``, ``mockserver._hub``) and AI Refinery's key check."""
+    if "huggingface" in config.providers:
+        @app.get(_hub.TASKS_PATH, tags=["huggingface"], summary="Hugging Face Hub tasks (the client's recommended model per task)")
+        async def hub_tasks(request: StarletteRequest) -> JSONResponse:
+            return await _hub_answer(server, request, "hub-tasks", _hub.tasks(config.served_models()))
+
+        @app.get(_hub.AGENT_HARNESSES_PATH, tags=["huggingface"], summary="Hugging Face Hub agent-harness registry (empty)")
+        async def hub_agent_harnesses(request: StarletteRequest) -> JSONResponse:
+            return await _hub_answer(server, request, "hub-agent-harnesses", _hub.agent_harnesses())
+
+        @app.get(_hub.HUB_PATH, tags=["huggingface"], summary="Hugging Face Hub model info (the inference clients' provider mapping)")
+        async def hub_model_info(request: StarletteRequest, model_id: str) -> JSONResponse:
+            resolution = server.resolve_model(model_id.strip("/"))
+            expand = _hub.expanded(request.query_params.multi_items())
+            answer = _hub.not_found() if resolution is None else _hub.model_info(resolution.model, resolution.task, expand)
+            return await _hub_answer(server, request, "hub-model-info", answer)
+
+    if "airefinery" in config.providers:
+        contract = contracts.get("airefinery", "image-segmentation")
+        auth = contract.index["auth"]
+
+        @app.post("/authentication/validate", tags=["airefinery"], summary="AI Refinery key check (the SDK's clients call it)")
+        async def airefinery_validate(request: StarletteRequest) -> Response:
+            # Not an operation of the contracts: air's distiller client (validate_api_key) and APIKeysClient.validate
+            # post here with the key as a Bearer token and read ``organization_id`` (and ``message``) back.
+            tokens = config.auth_tokens("airefinery")
+            presented = credential(auth["scheme"], auth["name"], request.headers, request.query_params)
+            if tokens is not None and not token_ok(presented, tokens):
+                response = error_response(contract, auth["failure_status"], auth["failure_message"])
+            else:
+                response = JSONResponse({"message": "API key is valid", "organization_id": "vision-mock", "valid": True})
+            await _journal_side_call(server, request, "airefinery", "authentication-validate", response.status_code)
+            return response
+
+
 def _redact_logs() -> None:
     """Keep api keys out of uvicorn's access log (it prints the request line with its query string)."""
     for name in ("uvicorn.access", "uvicorn.error"):
@@ -697,12 +748,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             tags=[route.provider],
         )
         lanes[id(app.router.routes[-1])] = route
-    if "airefinery" in config.providers:
-        @app.post("/authentication/validate", tags=["airefinery"], summary="AI Refinery SDK key check (AsyncAIRefinery calls it on construction)")
-        async def airefinery_validate(request: StarletteRequest) -> JSONResponse:
-            # Not an operation of the contracts: the SDK's AsyncAIRefinery() posts here twice before any call.
-            return JSONResponse({"organization_id": "vision-mock", "valid": True})
-
+    _side_routes(app, server, config)
     app.include_router(admin_router())
     app.include_router(inspector_router())  # /__vision__/ui/: the journal as pages (mockserver._inspector)
 

@@ -22,7 +22,7 @@ from vision_contracts.contracts import REDACTED, is_secret_name, redact_header_v
 from ._state import JournalFilter, JournalPage, StateStore
 
 __all__ = [
-    "REDACTED", "Entry", "Journal", "RedactQueryFilter", "is_secret_name", "redact_headers", "redact_query", "redact_url",
+    "REDACTED", "Entry", "Journal", "RedactQueryFilter", "addressed_host", "is_secret_name", "redact_headers", "redact_query", "redact_url",
 ]
 
 # The secret-name rule and URL redaction are the contracts' (one rule for the journal, logs, errors and recordings).
@@ -30,8 +30,13 @@ __all__ = [
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Lower-cased headers with credentials replaced (a Bearer scheme is kept so users can see which was used),
-    and secrets inside URLs of the other headers' values (a Referer) redacted."""
-    return {name.lower(): redact_header_value(name, value) for name, value in headers}
+    and secrets inside URLs of the other headers' values (a Referer) redacted; a Host header's credentials
+    (``user:secret@host``) dropped."""
+    return {name.lower(): _strip_userinfo(value) if name.lower() == "host" else redact_header_value(name, value) for name, value in headers}
+
+
+def _strip_userinfo(authority: str) -> str:
+    return authority.rpartition("@")[2].strip()
 
 
 def redact_query(query: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -67,6 +72,9 @@ class Entry:
     body_sha256: str | None  # None when the body was refused unread (too large, too slow)
     provider: str | None = None
     operation: str | None = None
+    #: The host the request was addressed to (its Host header, credentials dropped): the mock's own address, or a
+    #: provider's real host when the request was intercepted (``vision_intercept``, ``vision-mock --intercept``).
+    host: str | None = None
     #: Hugging Face: the model family answering, ``{"name", "task", "subtask", "source"}``; ``source`` is
     #: ``catalogue`` (listed by exact id), ``configured`` (``--model ID=TASK``, the task's default family) or
     #: ``guessed`` (a name pattern, ``--guess-tasks``); ``subtask`` is set once the request's parameters are read.
@@ -81,6 +89,14 @@ class Entry:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def addressed_host(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The Host header's value without any credentials (``user:secret@host:port`` -> ``host:port``), or None."""
+    value = next((v for k, v in headers if k.lower() == "host"), None)
+    if value is None:
+        return None
+    return _strip_userinfo(value) or None
 
 
 def iso_time(unix: float) -> str:
@@ -103,9 +119,10 @@ class Journal:
     def open(method: str, path: str, query: Iterable[tuple[str, str]], headers: Iterable[tuple[str, str]], body: bytes) -> Entry:
         """An entry for a request as it arrives; the caller fills in the outcome, then records it."""
         now = time.time()
+        headers = list(headers)
         return Entry(
             id=0, time=now, time_iso=iso_time(now), method=method, path=path, query=redact_query(query),
-            headers=redact_headers(headers), body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+            host=addressed_host(headers), headers=redact_headers(headers), body_size=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
             worker=os.getpid(),
         )
 

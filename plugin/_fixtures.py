@@ -20,7 +20,7 @@ import pytest
 from ._handle import VisionMock, http_admin
 from ._recordings import replaying
 
-__all__ = ["vision_mock", "vision_respx", "vision_sdk_env"]
+__all__ = ["vision_intercept", "vision_mock", "vision_respx", "vision_sdk_env"]
 
 INI_SEED = "vision_seed"
 INI_CONFIG = "vision_mock_config"
@@ -29,6 +29,8 @@ INI_ADMIN_TOKEN = "vision_admin_token"
 ADMIN_TOKEN_ENV = "VISION_MOCK_ADMIN_TOKEN"  # mockserver._adminauth.ADMIN_TOKEN_ENV, restated: no server import at start-up
 MARK_SCENARIO = "vision_scenario"
 MARK_SEED = "vision_seed"
+MARK_ALLOW_HOSTS = "vision_allow_hosts"
+INI_ALLOW_HOSTS = "vision_allow_hosts"
 
 
 def base_config(pytestconfig: pytest.Config) -> Any:
@@ -189,3 +191,31 @@ def vision_respx(request: pytest.FixtureRequest, _vision_apps: _Pool) -> Iterato
         mock.router = router  # type: ignore[attr-defined]
         yield mock
     mock.reset()
+
+
+def _allowed_hosts(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The hosts ``vision_intercept`` lets through: the ini option ``vision_allow_hosts``, then every
+    ``@pytest.mark.vision_allow_hosts(HOST, ...)`` on the test, its class and module."""
+    hosts = [str(h) for h in request.config.getini(INI_ALLOW_HOSTS) or ()]
+    for marker in request.node.iter_markers(MARK_ALLOW_HOSTS):
+        if not marker.args or not all(isinstance(h, str) and h for h in marker.args) or marker.kwargs:
+            raise pytest.UsageError(f"@pytest.mark.{MARK_ALLOW_HOSTS} takes host names, e.g. "
+                                    f"@pytest.mark.{MARK_ALLOW_HOSTS}(\"example.com\", \"*.internal.test\"); got {marker.args}.")
+        hosts.extend(marker.args)
+    return tuple(dict.fromkeys(hosts))
+
+
+@pytest.fixture
+def vision_intercept(request: pytest.FixtureRequest, vision_mock: VisionMock) -> Iterator[VisionMock]:
+    """``vision_mock``, with your code left as the SDKs' docs write it: HTTP(S) calls to the providers' real hosts
+    (the contracts' ``hosts`` and the Hub, ``huggingface.co``) are answered by this mock, whatever client makes them
+    (httpx, httpx2/huggingface_hub, requests/urllib3, aiohttp; sync and async); loopback passes; any other host is
+    refused before a connection is made, with a sentence naming it and how to allow it
+    (``@pytest.mark.vision_allow_hosts("example.com")``, the ini option ``vision_allow_hosts``). Everything is undone
+    after the test. The handle is ``vision_mock``'s: journal (each entry's ``host`` is the host addressed),
+    scenarios, loading, rate limits, markers, strict mode, config.
+    """
+    from ._intercept import intercepting
+
+    with intercepting(vision_mock.base_url, _allowed_hosts(request)):
+        yield vision_mock

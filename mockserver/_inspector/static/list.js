@@ -46,7 +46,7 @@
       var link = el("a", {href: "/__vision__/ui/entries/" + e.id}, String(e.id));
       var td = el("td"); td.appendChild(link); tr.appendChild(td);
       var when = e.time_iso ? e.time_iso.replace("T", " ").replace("Z", "") : "";
-      [when, value(e, "provider"), value(e, "operation"), value(e, "model"), value(e, "form"), value(e, "status")]
+      [when, value(e, "host"), value(e, "provider"), value(e, "operation"), value(e, "model"), value(e, "form"), value(e, "status")]
         .forEach(function (t) { tr.appendChild(el("td", {}, t)); });
       tr.appendChild(el("td", {"class": "verdict " + e.verdict_word}, e.verdict_word));
       tr.appendChild(el("td", {title: (e.warnings || []).join("\n")}, e.warnings && e.warnings.length ? e.warnings.length + " warning(s)" : ""));
