@@ -159,7 +159,7 @@ class Authority:
         return self.bundle_path
 
     def leaf(self, host: str) -> x509.Certificate:
-        """A leaf certificate for ``host`` signed by this CA (any name: the CA's constraints decide if it is believed)."""
+        """A leaf for ``host`` signed by this CA (any name: the CA's constraints decide whether it is believed)."""
         now = _now()
         public = self._leaf_key.public_key()
         return (

@@ -14,8 +14,8 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from .._intercept_hosts import intercepted_hosts
 from .ca import Authority
-from .hosts import intercepted_hosts
 from .service import ca_folder
 
 __all__ = ["env_lines", "env_main"]
@@ -46,6 +46,6 @@ def env_main(argv: Sequence[str]) -> int:
     parser.add_argument("--intercept-port", type=int, help="the proxy's port (default: --port + 1)")
     parser.add_argument("--ca-dir", metavar="DIR", help="the CA's folder, as given to the server")
     args = parser.parse_args(argv)
-    print("\n".join(env_lines(args.port, args.intercept_port, args.ca_dir, args.host)))
+    sys.stdout.write("\n".join(env_lines(args.port, args.intercept_port, args.ca_dir, args.host)) + "\n")
     sys.stdout.flush()
     return 0

@@ -22,11 +22,12 @@ import contextlib
 import logging
 import re
 import ssl
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .._intercept_hosts import InterceptHosts
 from .ca import Authority
-from .hosts import Decision, HostPolicy
 
 __all__ = ["MAX_HEAD_BYTES", "InterceptProxy", "ProxyTimeouts"]
 
@@ -89,7 +90,7 @@ def _origin_form_head(head: bytes, method: bytes, target: str) -> tuple[str, int
 class InterceptProxy:
     """The proxy's connection handler. ``mock`` is the mock's own loopback (host, port)."""
 
-    def __init__(self, policy: HostPolicy, authority: Authority, mock: tuple[str, int], timeouts: ProxyTimeouts | None = None):
+    def __init__(self, policy: InterceptHosts, authority: Authority, mock: tuple[str, int], timeouts: ProxyTimeouts | None = None):
         self.policy = policy
         self.authority = authority
         self.mock = mock
@@ -130,20 +131,24 @@ class InterceptProxy:
             await self._connect(host, port, reader, writer)
         else:
             host, port, rebuilt = _origin_form_head(head, method, target)
-            upstream = self._target(host, port)
+            upstream = self._target("http", host, port)
             await self._pipe_to(upstream, rebuilt, reader, writer)
 
-    def _target(self, host: str, port: int) -> tuple[str, int]:
-        decision = self.policy.decide(host)
-        if decision is Decision.REFUSE:
-            raise _Refused(403, self.policy.refusal(host))
-        return self.mock if decision is Decision.MOCK else (host, port)
+    def _target(self, scheme: str, host: str, port: int) -> tuple[str, int]:
+        """Where a destination's bytes go: the mock (a provider host), the host itself (loopback, --passthrough),
+        or nowhere (403, the shared decision's sentence)."""
+        decision = self.policy.decide(scheme, host, port)
+        if decision.action == "refuse":
+            raise _Refused(403, decision.message or f"vision-mock --intercept refuses {host}.")
+        return self.mock if decision.action == "mock" else (host, port)
 
     async def _connect(self, host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream = self._target(host, port)
+        upstream = self._target("https" if port == 443 else "connect", host, port)
         if upstream != self.mock:
             await self._pipe_to(upstream, b"HTTP/1.1 200 Connection Established\r\n\r\n", reader, writer, to_client=True)
             return
+        if sys.version_info < (3, 11):  # StreamWriter.start_tls arrived in 3.11
+            raise _Refused(502, "vision-mock --intercept terminates TLS with asyncio's start_tls: it needs Python 3.11 or later.")
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
         try:

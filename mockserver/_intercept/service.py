@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from .._intercept_hosts import InterceptHosts, intercepted_hosts
 from .ca import Authority, default_ca_dir
-from .hosts import HostPolicy, intercepted_hosts
 from .proxy import InterceptProxy
 
 if TYPE_CHECKING:
     from .._config import Config
 
-__all__ = ["InterceptingServer", "authority_for", "ca_certificate", "ca_folder", "proxy_port"]
+__all__ = ["InterceptingServer", "authority_for", "ca_certificate", "ca_folder", "host_policy", "proxy_port"]
 
 
 def proxy_port(config: Config) -> int:
@@ -31,6 +31,11 @@ def ca_folder(ca_dir: str | None) -> Path:
 def authority_for(config: Config) -> Authority:
     """The CA of ``config.ca_dir`` (made there on first use) for the intercepted hosts."""
     return Authority(ca_folder(config.ca_dir), intercepted_hosts())
+
+
+def host_policy(config: Config) -> InterceptHosts:
+    """The shared host decision, with ``--passthrough`` hosts allowed and the proxy's advice in its refusal."""
+    return InterceptHosts(allowed=tuple(config.passthrough), how_to_allow="start vision-mock with --passthrough {host}")
 
 
 def ca_certificate(config: Config) -> bytes:
@@ -53,7 +58,7 @@ class InterceptingServer(uvicorn.Server):
         super().__init__(config)
         self.mock = mock
         self.authority = authority_for(mock)
-        self.proxy = InterceptProxy(HostPolicy(self.authority.hosts, mock.passthrough), self.authority,
+        self.proxy = InterceptProxy(host_policy(mock), self.authority,
                                     (_loopback_for(mock.host), mock.port))
         self._listener: asyncio.Server | None = None
 
