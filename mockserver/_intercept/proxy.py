@@ -131,20 +131,20 @@ class InterceptProxy:
             await self._connect(host, port, reader, writer)
         else:
             host, port, rebuilt = _origin_form_head(head, method, target)
-            upstream = self._target("http", host, port)
+            upstream, _ = self._target("http", host, port)
             await self._pipe_to(upstream, rebuilt, reader, writer)
 
-    def _target(self, scheme: str, host: str, port: int) -> tuple[str, int]:
-        """Where a destination's bytes go: the mock (a provider host), the host itself (loopback, --passthrough),
-        or nowhere (403, the shared decision's sentence)."""
+    def _target(self, scheme: str, host: str, port: int) -> tuple[tuple[str, int], bool]:
+        """Where a destination's bytes go, and whether the mock answers them: the mock (a provider host), the host
+        itself (loopback, --passthrough), or nowhere (403, the shared decision's sentence)."""
         decision = self.policy.decide(scheme, host, port)
         if decision.action == "refuse":
             raise _Refused(403, decision.message or f"vision-mock --intercept refuses {host}.")
-        return self.mock if decision.action == "mock" else (host, port)
+        return (self.mock, True) if decision.action == "mock" else ((host, port), False)
 
     async def _connect(self, host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream = self._target("https" if port == 443 else "connect", host, port)
-        if upstream != self.mock:
+        upstream, mocked = self._target("https" if port == 443 else "connect", host, port)
+        if not mocked:
             await self._pipe_to(upstream, b"HTTP/1.1 200 Connection Established\r\n\r\n", reader, writer, to_client=True)
             return
         if sys.version_info < (3, 11):  # StreamWriter.start_tls arrived in 3.11
