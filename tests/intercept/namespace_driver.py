@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ APP = HERE / "unchanged_app.py"
 CA_DIR = OUT / "ca"
 DETR = "https://router.huggingface.co/hf-inference/models/facebook/detr-resnet-50"
 SECRET = "hf_SECRET_in_app_token_42"
+CURL = shutil.which("curl") or "curl"
+OPENSSL = shutil.which("openssl") or "openssl"
 
 
 def mock_env(port: int, intercept_port: int) -> dict[str, str]:
@@ -42,13 +45,13 @@ def app_env(env: dict[str, str]) -> dict[str, str]:
 
 def run_app(env: dict[str, str], calls: str | None = None) -> dict[str, str]:
     proc = subprocess.run([sys.executable, str(APP), str(OUT / "image.png"), *([calls] if calls else [])],
-                          capture_output=True, text=True, env=app_env(env), timeout=180)
+                          capture_output=True, text=True, env=app_env(env), timeout=180, check=False)
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
     return json.loads(last) if last.startswith("{") else {"__app__": f"error: rc={proc.returncode} {proc.stderr[-800:]}"}
 
 
 def curl(env: dict[str, str], *args: str) -> dict[str, object]:
-    proc = subprocess.run(["curl", "-sS", "-m", "20", *args], capture_output=True, env=app_env(env), timeout=60)
+    proc = subprocess.run([CURL, "-sS", "-m", "20", *args], capture_output=True, env=app_env(env), timeout=60, check=False)
     return {"rc": proc.returncode, "out": proc.stdout.decode("utf-8", "replace"), "err": proc.stderr.decode("utf-8", "replace")}
 
 
@@ -81,7 +84,7 @@ def main() -> None:
         results["admin_through_proxy"] = curl(env, "-i", "https://router.huggingface.co/__vision__/journal")
         results["journal"] = journal(base)
     results["server_log"] = log.read_text()
-    results["openssl_text"] = subprocess.run(["openssl", "x509", "-in", str(CA_DIR / "ca.pem"), "-text", "-noout"],
+    results["openssl_text"] = subprocess.run([OPENSSL, "x509", "-in", str(CA_DIR / "ca.pem"), "-text", "-noout"],
                                              capture_output=True, text=True, check=True).stdout
     results["record_replay"] = record_then_replay()
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
