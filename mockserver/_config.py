@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -246,6 +247,8 @@ def _proxy_problem(config: Config) -> str | None:
 
 def _intercept_problem(config: Config) -> str | None:
     """The first unusable value among the intercept options, as a sentence."""
+    if config.intercept and sys.version_info < (3, 11):
+        return "intercept terminates TLS with asyncio's StreamWriter.start_tls, which needs Python 3.11 or later."
     if config.intercept and config.workers > 1:
         return f"intercept runs the proxy in the mock's own process: it needs workers 1, got {config.workers}."
     if config.intercept_port is not None and not 0 <= config.intercept_port < 65536:

@@ -71,8 +71,12 @@ def _authority(text: str) -> tuple[str, int]:
 
 def _origin_form_head(head: bytes, method: bytes, target: str) -> tuple[str, int, bytes]:
     """An absolute-form head -> (host, port, the head in origin form with ``Connection: close``)."""
-    parts = urlsplit(target)
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        parts = urlsplit(target)
+        hostname = parts.hostname
+    except ValueError:  # an unbalanced [ in the authority
+        raise _Refused(400, f"The request line's URL is malformed: {target[:200]!r}.") from None
+    if parts.scheme != "http" or not hostname:
         raise _Refused(400, (
             f"This port is vision-mock's forward proxy: it takes CONNECT host:port or an absolute http:// URL in the "
             f"request line; got {target[:200]!r}. Call the mock itself on its own port, or set HTTP(S)_PROXY to this one."))
@@ -84,7 +88,7 @@ def _origin_form_head(head: bytes, method: bytes, target: str) -> tuple[str, int
     lines = head.split(b"\r\n")
     kept = [line for line in lines[1:] if line and line.split(b":", 1)[0].strip().lower() not in _HOP_HEADERS]
     rebuilt = b"\r\n".join([method + b" " + path.encode("latin-1") + b" HTTP/1.1", *kept, b"Connection: close"])
-    return parts.hostname.lower(), port, rebuilt + b"\r\n\r\n"
+    return hostname.lower(), port, rebuilt + b"\r\n\r\n"
 
 
 class InterceptProxy:
@@ -168,7 +172,7 @@ class InterceptProxy:
         ways until one side closes or stays idle."""
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*target), self.timeouts.connect)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: a name IDNA cannot encode
             raise _Refused(502, f"The proxy could not reach {target[0]}:{target[1]} ({type(exc).__name__}).") from None
         try:
             (writer if to_client else up_writer).write(first)

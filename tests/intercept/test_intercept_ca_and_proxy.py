@@ -195,6 +195,10 @@ def test_an_untrusting_client_fails_the_handshake_and_one_line_is_logged(proxy_p
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", b"Expected a request line"),
     (b"GET /hf-inference/models/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"This port is vision-mock's forward proxy"),
     (b"GET ftp://huggingface.co/x HTTP/1.1\r\n\r\n", b"This port is vision-mock's forward proxy"),
+    (b"GET http://[::1/x HTTP/1.1\r\n\r\n", b"The request line's URL is malformed"),
+    (b"GET http://huggingface.co:99999/x HTTP/1.1\r\n\r\n", b"bad port"),
+    (b"CONNECT [zz]:443 HTTP/1.1\r\n\r\n", b"A CONNECT target must be host:port"),
+    (b"\r\n\r\n", b"Expected a request line"),
 ])
 def test_malformed_heads_get_400_with_a_sentence(proxy_port: int, data: bytes, expected: bytes):
     answer = _exchange(proxy_port, data)
@@ -280,3 +284,20 @@ def test_the_cli_reads_the_intercept_options(tmp_path: Path):
     config = parse_args(["--intercept", "--intercept-port", "9001", "--ca-dir", str(tmp_path), "--passthrough", "a.test",
                          "--passthrough", "b.test"])
     assert (config.intercept, config.intercept_port, config.ca_dir, config.passthrough) == (True, 9001, str(tmp_path), ("a.test", "b.test"))
+
+
+def test_random_heads_get_a_4xx_or_403_and_nothing_escapes_as_an_unhandled_error(proxy_port: int, caplog):
+    import random
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    rng = random.Random(17)
+    pieces = [b"CONNECT ", b"GET ", b"http://", b"huggingface.co", b"[", b"]", b":", b"443", b"99999", b"/", b" HTTP/1.1",
+              b"\r\n", b"\x00", b"\xff", b"%", b"@", b"example.com", b"::1", b"Host: x\r\n"]
+    statuses = set()
+    for _ in range(150):
+        head = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) + b"\r\n\r\n"
+        answer = _exchange(proxy_port, head, wait=3)
+        statuses.add(answer[9:12])
+        assert answer[9:12] in (b"400", b"403", b"502") or answer.startswith(b"HTTP/1.1 200 Connection Established"), (head, answer[:200])
+    assert b"400" in statuses
+    assert not [r for r in caplog.records if r.name == "asyncio"], [r.getMessage() for r in caplog.records]
