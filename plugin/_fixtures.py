@@ -213,9 +213,12 @@ def vision_intercept(request: pytest.FixtureRequest, vision_mock: VisionMock) ->
     refused before a connection is made, with a sentence naming it and how to allow it
     (``@pytest.mark.vision_allow_hosts("example.com")``, the ini option ``vision_allow_hosts``). Everything is undone
     after the test. The handle is ``vision_mock``'s: journal (each entry's ``host`` is the host addressed),
-    scenarios, loading, rate limits, markers, strict mode, config.
+    scenarios, loading, rate limits, markers, strict mode, config; its ``interceptor.decide(scheme, host, port)``
+    says what would happen to a destination.
     """
     from ._intercept import intercepting
 
-    with intercepting(vision_mock.base_url, _allowed_hosts(request)):
+    with intercepting(vision_mock.base_url, _allowed_hosts(request)) as interceptor:
+        vision_mock.interceptor = interceptor  # type: ignore[attr-defined]
         yield vision_mock
+    del vision_mock.interceptor  # type: ignore[attr-defined]
