@@ -9,8 +9,8 @@ validators.
 
 The fixtures ``vision_mock``, ``vision_intercept`` (your code unchanged: the providers' real hosts answered by the
 mock, other hosts refused with :class:`InterceptRefused`), ``vision_respx`` and ``vision_sdk_env`` need no import;
-their handle is :class:`VisionMock`. ``pytest --vision-target URL --vision-provider P --vision-operation O`` runs the conformance
-tests, whose requests :func:`conformance_cases` reproduces.
+their handle is :class:`VisionMock`. ``pytest --vision-target URL --vision-provider P --vision-operation O`` runs
+the conformance tests, whose requests :func:`conformance_cases` reproduces.
 
 Names are imported on first use (PEP 562), so that loading the pytest plugin costs no Hypothesis or FastAPI import
 in test runs that never touch them.
