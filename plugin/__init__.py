@@ -7,9 +7,10 @@ validators.
         r = requests.post(vision_mock.url("huggingface", model="facebook/detr-resnet-50"), data=image)
         assert_conforms(r, "huggingface", "object-detection", request=image)
 
-The fixtures ``vision_mock``, ``vision_respx`` and ``vision_sdk_env`` need no import; their handle is
-:class:`VisionMock`. ``pytest --vision-target URL --vision-provider P --vision-operation O`` runs the conformance
-tests, whose requests :func:`conformance_cases` reproduces.
+The fixtures ``vision_mock``, ``vision_intercept`` (your code unchanged: the providers' real hosts answered by the
+mock, other hosts refused with :class:`InterceptRefused`), ``vision_respx`` and ``vision_sdk_env`` need no import;
+their handle is :class:`VisionMock`. ``pytest --vision-target URL --vision-provider P --vision-operation O`` runs
+the conformance tests, whose requests :func:`conformance_cases` reproduces.
 
 Names are imported on first use (PEP 562), so that loading the pytest plugin costs no Hypothesis or FastAPI import
 in test runs that never touch them.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ConformanceCase",
+    "InterceptRefused",
     "MockError",
     "NonConformingResponse",
     "VisionMock",
@@ -35,6 +37,7 @@ __all__ = [
 
 _WHERE = {
     "ConformanceCase": "._conformance",
+    "InterceptRefused": "._intercept",
     "MockError": "._handle",
     "NonConformingResponse": "._conform",
     "VisionMock": "._handle",
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from ._conform import NonConformingResponse, assert_conforms
     from ._conformance import ConformanceCase, conformance_cases
     from ._handle import MockError, VisionMock
+    from ._intercept import InterceptRefused
     from ._wire import Wire, to_wire
     from .strategies import suspicious_requests
 

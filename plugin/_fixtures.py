@@ -1,5 +1,8 @@
-"""The fixtures: ``vision_mock`` (a live mock on a loopback port), ``vision_respx`` (the provider hosts routed to the
-mock app in-process) and ``vision_sdk_env`` (SDKs that read their URL from the environment pointed at the mock).
+"""The fixtures: ``vision_mock`` (a live mock on a loopback port), ``vision_intercept`` (``vision_mock`` answering the
+providers' real hosts for every client library, other hosts refused: ``_intercept``), ``vision_respx`` (the provider
+hosts routed to the mock app in-process, httpx only) and ``vision_sdk_env`` (SDKs that read their URL from the
+environment pointed at the mock; airefinery reads it once, at import, so code that may have imported ``air`` already
+belongs under ``vision_intercept``).
 
 Servers and apps are session-scoped and started on first use, one per mock seed; each test gets a fresh
 :class:`VisionMock` handle whose state is reset before and after it, and its ``vision_scenario`` markers applied.
@@ -158,7 +161,9 @@ def vision_mock(request: pytest.FixtureRequest, _vision_servers: _Pool) -> Itera
 @pytest.fixture
 def vision_sdk_env(vision_mock: VisionMock, monkeypatch: pytest.MonkeyPatch) -> VisionMock:
     """``vision_mock`` with the environment-configured SDKs pointed at it (roboflow's SEMANTIC_SEGMENTATION_URL,
-    AI Refinery's AIR_BASE_URL): see :meth:`VisionMock.point_sdks`."""
+    AI Refinery's AIR_BASE_URL): see :meth:`VisionMock.point_sdks`. airefinery reads AIR_BASE_URL once, when ``air``
+    is first imported: if it was imported before this fixture ran, its clients keep the real host; under
+    ``vision_intercept`` the real host is answered by the mock, whatever the import order."""
     return vision_mock.point_sdks(monkeypatch)
 
 
@@ -178,8 +183,8 @@ def _vision_apps(pytestconfig: pytest.Config) -> Iterator[_Pool]:
 def vision_respx(request: pytest.FixtureRequest, _vision_apps: _Pool) -> Iterator[VisionMock]:
     """Every httpx request to a real provider host (read from the contracts) is answered by the mock app in-process;
     any other httpx request fails (respx ``assert_all_mocked``). Reaches plain ``httpx`` only: not huggingface_hub
-    (httpx2), nor requests/aiohttp SDKs (use ``vision_mock``). The handle's ``base_url`` is ``http://vision-mock.invalid``,
-    routed too; ``router`` is the active ``respx.MockRouter`` for routes of your own.
+    (httpx2), nor requests/aiohttp SDKs (use ``vision_intercept``, which reaches them all). The handle's ``base_url``
+    is ``http://vision-mock.invalid``, routed too; ``router`` is the active ``respx.MockRouter`` for routes of your own.
     """
     from ._respx import MOCK_HOST, route_hosts
 
@@ -213,9 +218,12 @@ def vision_intercept(request: pytest.FixtureRequest, vision_mock: VisionMock) ->
     refused before a connection is made, with a sentence naming it and how to allow it
     (``@pytest.mark.vision_allow_hosts("example.com")``, the ini option ``vision_allow_hosts``). Everything is undone
     after the test. The handle is ``vision_mock``'s: journal (each entry's ``host`` is the host addressed),
-    scenarios, loading, rate limits, markers, strict mode, config.
+    scenarios, loading, rate limits, markers, strict mode, config; its ``interceptor.decide(scheme, host, port)``
+    says what would happen to a destination.
     """
     from ._intercept import intercepting
 
-    with intercepting(vision_mock.base_url, _allowed_hosts(request)):
+    with intercepting(vision_mock.base_url, _allowed_hosts(request)) as interceptor:
+        vision_mock.interceptor = interceptor  # type: ignore[attr-defined]
         yield vision_mock
+    del vision_mock.interceptor  # type: ignore[attr-defined]

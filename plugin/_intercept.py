@@ -107,7 +107,7 @@ def _httpx_like(module: Any, interceptor: Interceptor, request: Any) -> Any:
     """The request to send: the same one, or its copy addressed to the mock; raises the module's ConnectError when
     refused."""
     url = request.url
-    decision = interceptor.decide(url.scheme, url.host, url.port)
+    decision = interceptor.decide(url.scheme, url.host, url.port or _default_port(url.scheme))
     if decision.action == "refuse":
         raise module.ConnectError(decision.message, request=request)
     if decision.action != "mock":

@@ -11,6 +11,7 @@ from vision_contracts.plugin import pytest_plugin as entry
 
 EXPORTED = [
     "ConformanceCase",
+    "InterceptRefused",
     "MockError",
     "NonConformingResponse",
     "VisionMock",
@@ -46,7 +47,9 @@ def test_public_names_in_dir_and_nothing_private_exported():
 
 
 def test_same_objects_as_their_modules():
-    from vision_contracts.plugin import _conform, _handle, _wire, strategies
+    from vision_contracts.plugin import _conform, _handle, _intercept, _wire, strategies
+
+    assert plugin.InterceptRefused is _intercept.InterceptRefused
 
     assert plugin.assert_conforms is _conform.assert_conforms and plugin.NonConformingResponse is _conform.NonConformingResponse
     assert plugin.to_wire is _wire.to_wire is strategies.to_wire
@@ -58,7 +61,7 @@ def test_entry_point_is_hooks_and_fixtures_only():
     public = {n for n, v in vars(entry).items() if not n.startswith("__") and callable(v) and getattr(v, "__module__", "") == entry.__name__}
     assert public == {"pytest_addoption", "pytest_configure", "pytest_collection_modifyitems", "pytest_unconfigure"}
     fixtures = {n for n in vars(entry) if n.startswith(("vision_", "_vision_"))}
-    assert fixtures == {"vision_mock", "vision_respx", "vision_sdk_env", "_vision_servers", "_vision_apps"}
+    assert fixtures == {"vision_intercept", "vision_mock", "vision_respx", "vision_sdk_env", "_vision_servers", "_vision_apps"}
     assert len(inspect.getsource(entry).splitlines()) < 60
 
 
