@@ -20,6 +20,7 @@ from vision_contracts.mockserver.testing import free_port, sample_image, serve_p
 OUT = Path(sys.argv[1])
 HERE = Path(__file__).parent
 APP = HERE / "unchanged_app.py"
+DOWNSTREAM = HERE / "run_downstream_app.py"  # the downstream project's app (downstream_app/app.py), unchanged
 CA_DIR = OUT / "ca"
 DETR = "https://router.huggingface.co/hf-inference/models/facebook/detr-resnet-50"
 SECRET = "hf_SECRET_in_app_token_42"
@@ -39,12 +40,13 @@ def mock_env(port: int, intercept_port: int) -> dict[str, str]:
 
 
 def app_env(env: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, **env, "HF_TOKEN": SECRET, "HF_HOME": str(OUT / "hf-home"),
+    return {**os.environ, **env, "HF_TOKEN": SECRET, "HF_HOME": str(OUT / "hf-home"), "ROBOFLOW_API_KEY": "rf_app_key",
+            "AIR_API_KEY": "air_app_key",
             "ROBOFLOW_CONFIG_DIR": str(OUT / "roboflow.json"), "PYTHONWARNINGS": "ignore"}
 
 
-def run_app(env: dict[str, str], calls: str | None = None) -> dict[str, str]:
-    proc = subprocess.run([sys.executable, str(APP), str(OUT / "image.png"), *([calls] if calls else [])],
+def run_app(env: dict[str, str], calls: str | None = None, script: Path = APP) -> dict[str, str]:
+    proc = subprocess.run([sys.executable, str(script), str(OUT / "image.png"), *([calls] if calls else [])],
                           capture_output=True, text=True, env=app_env(env), timeout=180, check=False)
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
     return json.loads(last) if last.startswith("{") else {"__app__": f"error: rc={proc.returncode} {proc.stderr[-800:]}"}
@@ -71,6 +73,7 @@ def main() -> None:
         env = mock_env(port, proxy)
         results["env"] = env
         results["app"] = run_app(env)
+        results["downstream_app"] = run_app(env, script=DOWNSTREAM)
         results["curl_provider"] = curl(env, DETR, "-H", "content-type: image/png", "--data-binary", f"@{OUT / 'image.png'}")
         results["curl_refused_https"] = curl(env, "-i", "https://example.com/")
         results["curl_refused_http"] = curl(env, "-i", "http://example.com/")

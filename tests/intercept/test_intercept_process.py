@@ -66,7 +66,7 @@ def test_the_journal_shows_the_real_hosts(run):
     hosts = {entry["host"] for entry in run["journal"]}
     assert hosts >= PROVIDER_HOSTS
     hub = [e for e in run["journal"] if e["host"] == "huggingface.co" and e["path"] == "/api/models/facebook/detr-resnet-50"]
-    assert len(hub) == 2  # the default provider's model-info call, sync and async
+    assert len(hub) == 4  # the default provider's model-info call, sync and async, from each of the two apps
     detr = [e for e in run["journal"] if e["path"] == "/hf-inference/models/facebook/detr-resnet-50"]
     assert all(e["host"] == "router.huggingface.co" and e["status"] == 200 for e in detr) and len(detr) >= 5
 
@@ -134,3 +134,17 @@ def test_record_through_the_proxy_then_replay_without_the_upstream(run):
     assert len(rr["upstream_journal"]) == 2 and rr["files"], rr["files"]
     assert "hf_SECRET_in_app_token_42" not in rr["recordings_text"]
     assert {e["host"] for e in rr["replayed_journal"]} == {"router.huggingface.co", "huggingface.co"}
+
+
+def test_the_downstream_projects_app_run_unchanged_through_the_proxy(run):
+    """downstream_app/app.py (what vision_intercept answers in-process) as its own process: every call over
+    httpx2, httpx and requests is answered; the three over aiohttp's default ``trust_env=False`` (the app's plain
+    aiohttp call, inference-sdk's ``infer_async``, ``AsyncAIRefinery``) read no proxy variable, so they try DNS,
+    which the namespace lacks: the README says so and what to do."""
+    app = run["downstream_app"]
+    answered = {"hf_detect", "hf_segment", "hf_detect_async", "roboflow_inference_sdk", "roboflow_package",
+                "airefinery_segment", "plain_httpx", "plain_requests"}
+    assert {name for name, result in app.items() if result.startswith("ok: ")} == answered, app
+    assert app["plain_httpx"] == app["plain_requests"] == "ok: HTTP 200"
+    for name in ("plain_aiohttp", "roboflow_inference_sdk_async", "airefinery_segment_async"):
+        assert "Could not contact DNS servers" in app[name], app[name]
