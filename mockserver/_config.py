@@ -352,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vision-mock",
         description="Serve mock Hugging Face, Roboflow and AI Refinery computer-vision APIs, validated against the vision-contracts.",
+        epilog='vision-mock env [--port N] [--intercept-port N] [--ca-dir DIR] prints the export lines that route an unchanged '
+               'app through --intercept: eval "$(vision-mock env)"; python app.py',
     )
     p.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
