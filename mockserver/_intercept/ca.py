@@ -14,18 +14,22 @@ first use and kept for the life of the ``Authority``.
 from __future__ import annotations
 
 import datetime
-import fcntl
 import ipaddress
 import os
 import ssl
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = ["Authority", "default_ca_dir", "system_ca_file"]
 
@@ -55,6 +59,13 @@ def system_ca_file() -> Path | None:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _lock(file: IO[str]) -> None:
+    """An exclusive lock on an open file, so two processes making the CA at once agree on one (POSIX; elsewhere the
+    last writer's CA wins, whole, as each file is replaced atomically)."""
+    if sys.platform != "win32":
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX)
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -123,7 +134,7 @@ class Authority:
     def _load_or_create(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.folder / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            _lock(lock)
             if self.key_path.exists() and self.cert_path.exists():
                 key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
                 if not isinstance(key, ec.EllipticCurvePrivateKey):
