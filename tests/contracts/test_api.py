@@ -31,7 +31,7 @@ def test_exported_members():
         if callable(member) and hasattr(member, "__module__"):
             assert member.__module__.startswith("vision_contracts.contracts"), name
     public_modules = {n for n in dir(contracts) if n[0] not in "_@" and type(getattr(contracts, n)).__name__ == "module"}
-    assert public_modules <= {"openapi"}
+    assert public_modules <= {"openapi", "geometry"}
 
 
 def test_unknown_operation_lists_the_known_ones():
