@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
-from . import _families, _generate
+from . import _families, _generate, _packs
 from ._admin import ADMIN_PREFIX, admin_router
 from ._adminauth import AdminGuard
 from ._config import Config
@@ -182,6 +182,7 @@ class Server:
             ("huggingface", "object-detection"): self._hf_detection,
             ("roboflow", "semantic-segmentation"): self._roboflow,
             ("airefinery", "image-segmentation"): self._airefinery,
+            **{(c.provider, c.operation): _packs.pack_generator(c, self._common()) for c in config.pack_contracts()},
         }
         self.sources = Sources(config)  # --replay / --upstream: answers the mock does not compute
 
@@ -641,8 +642,13 @@ def _routes(config: Config) -> list[Route]:
         if provider not in config.providers:
             continue
         contract = contracts.get(provider, operation)
+        if _packs.is_pack(contract):
+            continue
         for path in contract.index["paths"]:
             grouped.setdefault((provider, contract.index["method"], path), []).append(contract)
+    for contract in config.pack_contracts():  # beside the providers (Config refused path clashes)
+        for path in contract.index["paths"]:
+            grouped.setdefault((contract.provider, contract.index["method"], path), []).append(contract)
     routes = [Route(p, m, path, tuple(cs)) for (p, m, path), cs in grouped.items()]
     # literal paths before templated ones, so /v1/images/segmentations never falls to Roboflow's /{dataset}/{version}
     return sorted(routes, key=lambda r: (r.path.count("{") > 0 and r.path.startswith("/{"), r.path))

@@ -38,7 +38,7 @@ from vision_contracts.contracts import DEFAULT_MAX_PIXELS, geometry
 from ._generate import STUFF, THINGS, Regions, _hash, _label, _score, analyze
 from ._png import encode_upsampled
 
-__all__ = ["Resolve", "fill", "role_answer"]
+__all__ = ["Resolve", "fill", "local_resolver", "put", "role_answer", "schema_at"]
 
 MIN_SHARE = 0.02  # regions under this share are ignored: objects of 5% and more are found with a margin for blurred edges
 MAX_ITEMS = 100
@@ -155,7 +155,7 @@ def schema_at(schema: Any, uri: str, resolve: Resolve, pointer: str) -> tuple[An
     return schema, uri
 
 
-def _put(document: Any, pointer: str, value: Any) -> Any:
+def put(document: Any, pointer: str, value: Any) -> Any:
     """``document`` with ``value`` at ``pointer`` (objects made on the way); ``""`` replaces the document."""
     tokens = _tokens(pointer)
     if not tokens:
@@ -304,7 +304,7 @@ def _item(facts: _Facts, n: int, obj: _Object, label: str, score: float, roles: 
             keys = options.get("keys")
             if keys:
                 for k, v in zip(keys, values, strict=True):
-                    item = _put(item, f"{path}/{k}", v)
+                    item = put(item, f"{path}/{k}", v)
                 continue
             value = values
         elif role == "polygon":
@@ -313,7 +313,7 @@ def _item(facts: _Facts, n: int, obj: _Object, label: str, score: float, roles: 
             value = _mask_value(r, obj.region, options)
         else:
             continue
-        item = _put(item, path, value)
+        item = put(item, path, value)
     return item
 
 
@@ -355,15 +355,15 @@ def role_answer(
     body = fill(schema, uri, resolve)
     items_at = response.get("items")
     if items_at is not None:
-        body = _put(body, items_at, _items(r, task, labels, params, request, response, seed, (schema, uri, resolve)))
+        body = put(body, items_at, _items(r, task, labels, params, request, response, seed, (schema, uri, resolve)))
     if "class-map-mask" in response:
         png, names = _class_map(r, labels, seed)
-        body = _put(body, response["class-map-mask"]["pointer"], png)
+        body = put(body, response["class-map-mask"]["pointer"], png)
         if "class-names" in response:
-            body = _put(body, response["class-names"]["pointer"], names)
+            body = put(body, response["class-names"]["pointer"], names)
     for role, value in (("image-width", r.size[0]), ("image-height", r.size[1])):
         if role in response:
-            body = _put(body, response[role]["pointer"], value)
+            body = put(body, response[role]["pointer"], value)
     return body
 
 
