@@ -21,6 +21,7 @@ EXPECTED_EXPORTS = {
     "contracts_version", "find_recordings", "identify", "is_secret_name", "judge", "match_path", "pixel_facts", "read_har",
     "read_recordings", "redact_header_value", "redact_interaction", "redact_url", "verdict_header", "write_har",
     "DriftReport", "EntryDrift", "Tolerances", "compare_recordings",
+    "ROLES", "ROLE_CHECKS", "LintFinding", "Pack", "PackError", "lint_pack", "load_pack",
 }
 
 
