@@ -281,7 +281,7 @@ class Server:
     def cache_key(self, contract: Contract, raw: RawRequest, envelope: contracts.Request, image: bytes) -> str:
         """The response cache's key: the canonical parsed request with its image's bytes (``_wire.cache_identity``),
         the operation and the seed. Computed after validation, so a hit never skips it."""
-        auth = contract.index.get("auth", {})
+        auth = contract.index.get("auth") or {}
         credential = raw.header(auth["name"]) if auth.get("in") == "header" else None
         return _generate.digest(
             contract.provider, contract.operation, str(self.config.seed), cache_identity(contract, envelope, image, credential),

@@ -76,8 +76,11 @@ def clashes(served: Sequence[Contract]) -> list[str]:
             other, other_template = seen
             if other is contract or (other.provider == contract.provider and not (is_pack(other) or is_pack(contract))):
                 continue
+            builtin = next((c for c in (other, contract) if not is_pack(c)), None)
+            remedy = (f"serve the built-in providers without {builtin.provider} (--providers, config providers) or change the pack's path"
+                      if builtin is not None else "change one of the packs' paths or leave one out")
             out.append(f"{key[0]} {template} of {_where(contract)} clashes with {key[0]} {other_template} of {_where(other)}; "
-                       "a path can be served by one operation only: change one of the packs' paths or leave one out.")
+                       f"a path can be served by one operation only: {remedy}.")
     return out
 
 

@@ -236,8 +236,12 @@ def _message_pointer(schema: Any, uri: str, resolve: Resolve, at: str = "", dept
 
 
 def reject_status(contract: Contract) -> int:
-    """The status a malformed request gets: 422 where the service answers FastAPI validation lists, else 400."""
+    """The status a malformed request gets: 422 where the service answers FastAPI validation lists, else 400; for a
+    pack, the client error it declares (400 first; not 401, 403, 404 or 429), else 400."""
     statuses = contract.error_statuses
+    if _packs.is_pack(contract):  # the pack's declared client error (400 first), else 400 with {error}
+        declared = sorted(s for s in statuses if 400 <= s < 500 and s not in (401, 403, 404, 429))
+        return 400 if 400 in declared or not declared else declared[0]
     if 422 in statuses and error_shape(contract, 422).kind == "validation":
         return 422
     return 400
@@ -384,7 +388,7 @@ def judged_headers(contract: Contract) -> frozenset[str] | None:
     if set(schema) - _NAMING_KEYWORDS:
         return None
     names = {str(name).lower() for name in schema.get("properties", {})} | set(_ALWAYS_JUDGED)
-    auth = contract.index.get("auth", {})
+    auth = contract.index.get("auth") or {}
     if auth.get("in") == "header":
         names.add(str(auth["name"]).lower())
     return frozenset(names)
