@@ -729,7 +729,7 @@ def _finish(index: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, 
     locations = {}
     if response_roles.get("items") is not None:
         for role, location in (("mask", "masks"), ("score", "scores")):
-            if role in item:
+            if role in item and item[role].get("encoding", "png-base64") == "png-base64":  # the built-in checks read PNG masks
                 locations[location] = f"{response_roles['items']}/*{item[role]['path']}"
     index.update({
         "request_schema": "request.json", "response_schema": "response.json",
