@@ -21,6 +21,7 @@ from vision_contracts.contracts import Contract
 
 from ._auth import credential, token_ok
 from ._limits import DelayBudget
+from ._packs import is_pack
 from ._scenarios import CONTROL_HEADER, Admission, ScenarioError, Spec, parse_header
 from ._state import offload, settle
 from ._wire import JSON_MEDIA_TYPE, RawRequest, error_response
@@ -60,7 +61,7 @@ class Outcome:
 
 
 def _status_response(contract: Contract, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    if status not in contract.error_statuses:
+    if status not in contract.error_statuses and not is_pack(contract):  # a pack's undeclared status: {"error": ...}
         status = 500 if 500 in contract.error_statuses else contract.error_statuses[-1]
     return error_response(contract, status, message, headers=headers)
 

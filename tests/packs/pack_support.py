@@ -234,3 +234,41 @@ def mask_of(item: Any, option: dict[str, Any], size: tuple[int, int]) -> Any:
 def inclusive(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     """Continuous edges as the scenes' inclusive integer pixel edges."""
     return (round(box[0]), round(box[1]), round(box[2]) - 1, round(box[3]) - 1)
+
+
+# --- sending an image to a pack operation ----------------------------------------------------------------------
+
+def _path_value(schema: dict[str, Any]) -> Any:
+    return 1 if schema.get("type") == "integer" else "m1"
+
+
+def wire(contract: Any, image: bytes, query: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """(method, url, httpx keyword arguments) of a request carrying ``image`` at the operation's image role, with
+    the path parameters filled in and, for an api-key operation, a key in the query."""
+    import base64 as b64
+    import re
+
+    index = contract.index
+    path_schema, _ = contract.request_part("path")
+    url = re.sub(r"\{([^}]+)\}", lambda m: str(_path_value(path_schema.get("properties", {}).get(m.group(1), {}))), index["paths"][0])
+    params = dict(query or {})
+    auth = index.get("auth") or {}
+    headers: dict[str, str] = {}
+    if auth.get("in") == "query":
+        params[auth["name"]] = "test-key"
+    elif auth.get("in") == "header":
+        headers[auth["name"]] = "Bearer test-key" if auth.get("scheme") == "bearer" else "test-key"
+    image_role = index["roles"]["request"]["image"]
+    form, pointer = image_role["form"], image_role["pointer"]
+    text = b64.b64encode(image).decode("ascii")
+    name = pointer.rsplit("/", 1)[-1]
+    if form == "json":
+        kwargs: dict[str, Any] = {"json": {name: text}}
+    elif form == "multipart":
+        kwargs = {"files": {name: ("image.jpg", image, "image/jpeg")}}
+    elif form == "text":
+        kwargs = {"content": text.encode(), "headers": {"content-type": "application/x-www-form-urlencoded"}}
+    else:
+        kwargs = {"content": image, "headers": {"content-type": "image/jpeg"}}
+    kwargs["headers"] = {**headers, **kwargs.get("headers", {})}
+    return index["method"], url, {**kwargs, "params": params}

@@ -1,0 +1,185 @@
+"""Packs served by the mock (``--pack``, config ``packs``): the example packs (``contracts/packs``) and this folder's
+own, answered by role over HTTP, validated by their own contracts, measured against the seeded scenes (the IoU
+table the closing note quotes), with the pack's error shapes, start-up refusals, journal, scenarios and cache."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from vision_contracts import contracts
+from vision_contracts.contracts import geometry
+from vision_contracts.mockserver import Config, ConfigError, create_app
+
+from pack_support import box_of, inclusive, items, mask_of, scenes, wire
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "contracts" / "packs").glob("*.yaml"))
+OWN = sorted((Path(__file__).parent / "files").glob("*.yaml"))
+PACKS = (*EXAMPLES, *OWN)
+SCENES = range(6)
+# Roboflow's hosted detection shares /{dataset}/{version} with the built-in Roboflow semantic segmentation
+PROVIDERS = ("huggingface", "airefinery")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    config = Config(providers=PROVIDERS, packs=tuple(str(p) for p in PACKS), cache_size=64)
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def _pack_contracts() -> list[contracts.Contract]:
+    return [c for p in PACKS for c in contracts.load_pack(p).contracts.values()]
+
+
+def _measure(client: TestClient, contract: contracts.Contract) -> tuple[list[float], list[float]]:
+    roles = contract.index["roles"]
+    item_roles = roles["response"]["item"]
+    boxes: list[float] = []
+    masks: list[float] = []
+    for seed in SCENES:
+        s = scenes.scene(seed)
+        method, url, kwargs = wire(contract, s.image)
+        r = client.request(method, url, **kwargs)
+        assert r.status_code == contract.index["success"]["status"], r.text
+        body = r.json()
+        report = contract.validate_response(body, request=s.image)
+        assert not report.errors, f"{contract.provider} {contract.operation}, scene {seed}: {report.errors}"
+        found = items(body, roles)
+        for obj in s.objects:
+            if "box" in item_roles:
+                boxes.append(max((scenes.box_iou(inclusive(box_of(i, item_roles["box"], s.size)), obj.box) for i in found), default=0.0))
+            if "mask" in item_roles:
+                masks.append(max((scenes.mask_iou(mask_of(i, item_roles["mask"], s.size), obj.mask) for i in found), default=0.0))
+    return boxes, masks
+
+
+def test_packs_are_served_validated_and_find_every_object(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = []
+    for contract in _pack_contracts():
+        boxes, masks = _measure(client, contract)
+        for kind, values in (("box", boxes), ("mask", masks)):
+            if values:
+                rows.append((f"{contract.provider} {contract.operation}", kind, len(values), min(values), statistics.median(values)))
+    table = "\n".join(["operation | IoU | objects | min | median", *(f"{o} | {k} | {n} | {lo:.3f} | {med:.3f}" for o, k, n, lo, med in rows)])
+    with capsys.disabled():
+        print(f"\nPack answers against {len(SCENES)} seeded scenes (every object's best match):\n{table}")
+    assert {o for o, *_ in rows} >= {f"{c.provider} {c.operation}" for c in _pack_contracts()}
+    for operation, kind, _, low, _ in rows:
+        assert low >= (0.8 if kind == "box" else 0.85), f"{operation}: {kind} IoU {low:.3f}\n{table}"
+
+
+def test_threshold_and_max_results_travel_by_their_request_roles(client: TestClient) -> None:
+    contract = contracts.get("shapes", "detect")
+    s = scenes.scene(4)
+    method, url, kwargs = wire(contract, s.image)
+    everything = client.request(method, url, **kwargs).json()["found"]
+    assert len(everything) >= 3
+    cut = sorted(i["p"] for i in everything)[1]
+    method, url, kwargs = wire(contract, s.image, {"min_score": int(cut * 100) + 1, "limit": 1})
+    body = client.request(method, url, **kwargs).json()
+    assert len(body["found"]) == 1 and body["found"][0]["p"] > cut
+    assert not contract.validate_response(body, request=s.image).errors
+
+
+def test_errors_take_the_packs_declared_shape(client: TestClient) -> None:
+    shapes = client.post("/v2/detect/m1", json={"pic": "x"})
+    assert shapes.status_code == 400
+    assert shapes.json()["error"]["code"] == "bad_request"
+    assert "$.body: expected the required property 'picture'" in shapes.json()["error"]["message"]
+    assert not contracts.get("shapes", "detect").validate_error_body(shapes.json(), 400).errors
+    blobs = client.post("/blobs/segment", files={"other": ("a.png", b"x", "image/png")})
+    assert blobs.status_code == 422  # the one client error this pack declares
+    assert "$.body: expected the required property 'file'" in blobs.json()["detail"]
+    broken = client.post("/v2/detect/m1", json={"picture": "bm90IGFuIGltYWdl"})  # base64 of text, not an image
+    assert broken.status_code == 400 and "image" in broken.json()["error"]["message"]
+
+
+def test_undeclared_error_statuses_answer_a_sentence_under_error() -> None:
+    pack = ROOT / "tests" / "packs" / "files" / "shapes-keyed.yaml"
+    text = pack.read_text().split('        "400":')[0]
+    bare = Path(pytest.importorskip("tempfile").mkdtemp()) / "bare.yaml"
+    bare.write_text(text.replace("x-vision-provider: shapes", "x-vision-provider: bare-shapes").replace("/v2/detect/", "/bare/detect/"))
+    with TestClient(create_app(Config(providers=PROVIDERS, packs=(str(bare),)))) as c:
+        r = c.post("/bare/detect/m1", json={})
+    assert r.status_code == 400 and set(r.json()) == {"error"} and "$.body" in r.json()["error"]
+
+
+def test_journal_scenarios_and_cache_work_for_pack_operations(client: TestClient) -> None:
+    contract = contracts.get("shapes", "detect")
+    method, url, kwargs = wire(contract, scenes.scene(9).image)  # a scene no other test sends
+    first = client.request(method, url, **kwargs)
+    again = client.request(method, url, **kwargs)
+    assert first.headers["x-vision-cache"] == "miss" and again.headers["x-vision-cache"] == "hit" and first.content == again.content
+    failed = client.request(method, url, **{**kwargs, "headers": {**kwargs["headers"], "x-vision-scenario": "server-error"}})
+    assert failed.status_code == 500 and "error" in failed.json()
+    journal = client.get("/__vision__/journal").json()
+    ours = [e for e in journal["entries"] if e["path"] == url]
+    assert len(ours) >= 3 and {e["status"] for e in ours} >= {200, 500}
+    assert all(e["provider"] == "shapes" and e["operation"] == "detect" for e in ours)
+
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vision_contracts.mockserver", "--port", "0", *args],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+def test_a_broken_pack_stops_the_server_with_exit_2_naming_file_and_path(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((OWN[-1]).read_text().replace("x-vision: {role: box, format: cxcywh", "x-vision: {role: bbox, format: cxcywh"))
+    done = _serve(tmp_path, "--pack", str(broken))
+    assert done.returncode == 2
+    assert str(broken) in done.stderr and "$.paths" in done.stderr and "bbox" in done.stderr, done.stderr
+
+
+def test_a_path_clash_names_both_operations() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config(packs=(str(ROOT / "contracts" / "packs" / "roboflow-detect.yaml"),))  # beside the built-in roboflow
+    message = str(raised.value)
+    assert "POST /{dataset}/{version} of roboflow-detect object-detection" in message
+    assert "clashes with POST /{dataset}/{version} of roboflow semantic-segmentation (the built-in contracts)" in message
+    assert "--providers" in message
+    shapes = str(OWN[-1])
+    twin = Path(pytest.importorskip("tempfile").mkdtemp()) / "twin.yaml"
+    twin.write_text(OWN[-1].read_text().replace("x-vision-provider: shapes", "x-vision-provider: twin-shapes"))
+    with pytest.raises(ConfigError) as raised:
+        Config(providers=PROVIDERS, packs=(shapes, str(twin)))
+    assert f"of twin-shapes detect (the pack {twin})" in str(raised.value) and f"of shapes detect (the pack {shapes})" in str(raised.value)
+
+
+def test_config_file_packs_are_relative_to_the_file(tmp_path: Path) -> None:
+    from vision_contracts.mockserver._config import from_mapping
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "p.yaml").write_text(OWN[-1].read_text().replace("x-vision-provider: shapes", "x-vision-provider: conf-shapes"))
+    config = from_mapping({"packs": ["p.yaml"]}, root=folder)
+    assert config.packs == (str((folder / "p.yaml").resolve()),)
+    assert {c.provider for c in config.pack_contracts()} == {"conf-shapes"}
+    assert json.loads(json.dumps(config.to_json()))["packs"] == [str((folder / "p.yaml").resolve())]
+    with pytest.raises(ConfigError, match="packs must be a list"):
+        from_mapping({"packs": [3]}, root=folder)
+
+
+def test_geometry_reads_what_the_mock_writes(client: TestClient) -> None:
+    """The example instance pack's compressed RLE decodes with the contracts' codec to masks of the image's size."""
+    contract = next(c for c in _pack_contracts() if c.index["roles"]["response"]["item"].get("mask", {}).get("encoding") == "rle-compressed")
+    s = scenes.scene(2)
+    method, url, kwargs = wire(contract, s.image)
+    for item in items(client.request(method, url, **kwargs).json(), contract.index["roles"]):
+        node = item[contract.index["roles"]["response"]["item"]["mask"]["path"].strip("/")]
+        counts = geometry.rle_counts_from_string(node["counts"])
+        assert sum(counts) == s.size[0] * s.size[1] and node["size"] == [s.size[1], s.size[0]]
+
+
+del httpx, Any
