@@ -80,7 +80,7 @@ def test_packs_are_served_validated_and_find_every_object(client: TestClient, ca
 
 
 def test_threshold_and_max_results_travel_by_their_request_roles(client: TestClient) -> None:
-    contract = contracts.get("shapes", "detect")
+    contract = contracts.get("shapes", "detect")  # found once loaded (the client fixture's --pack)
     s = scenes.scene(4)
     method, url, kwargs = wire(contract, s.image)
     everything = client.request(method, url, **kwargs).json()["found"]
@@ -182,4 +182,30 @@ def test_geometry_reads_what_the_mock_writes(client: TestClient) -> None:
         assert sum(counts) == s.size[0] * s.size[1] and node["size"] == [s.size[1], s.size[0]]
 
 
-del httpx, Any
+
+
+
+def test_upstream_for_a_pack_provider_is_judged_recorded_and_replayed(tmp_path: Path) -> None:
+    """A second mock serving the same pack stands in for the team's real service."""
+    from vision_contracts.mockserver.testing import serve
+
+    pack = str(OWN[-1])
+    contract = contracts.load_pack(pack).contracts["detect"]
+    method, url, kwargs = wire(contract, scenes.scene(1).image)
+    with serve(Config(port=0, packs=(pack,), seed=3)) as up, \
+            serve(Config(port=0, packs=(pack,), scenarios=({"scenario": "schema-violation"},))) as broken_up:
+        with serve(Config(port=0, packs=(pack,), upstream={"shapes": up}, record=str(tmp_path))) as proxy:
+            proxied = httpx.request(method, proxy + url, **kwargs)
+            direct = httpx.request(method, up + url, **kwargs)
+        with serve(Config(port=0, packs=(pack,), upstream={"shapes": broken_up})) as proxy:
+            judged = httpx.request(method, proxy + url, **kwargs)
+            [entry] = httpx.get(proxy + "/__vision__/journal").json()["entries"]
+    assert proxied.status_code == 200 and proxied.content == direct.content  # forwarded, never altered
+    assert proxied.headers["x-vision-verdict"] == "valid"
+    assert judged.status_code == 200 and judged.headers["x-vision-verdict"] == "invalid; checks=schema:required"
+    assert entry["provider"] == "shapes" and entry["verdict"]["valid"] is False, entry["verdict"]
+    [har] = list(tmp_path.glob("*.har"))
+    assert har.name.startswith("shapes-detect-")
+    with serve(Config(port=0, packs=(pack,), replay=str(tmp_path))) as replaying:
+        replayed = httpx.request(method, replaying + url, **kwargs)
+    assert replayed.headers["x-vision-source"] == "replayed" and replayed.content == proxied.content
