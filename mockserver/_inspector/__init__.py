@@ -228,6 +228,8 @@ def detail(server: Server, entry_id: int) -> Detail:
                                 "or none are kept with --keep-bodies-mb 0, or the request was refused before its body was "
                                 "read): its metadata is all there is.")
     contract = _contract(found)
+    if contract is not None and "roles" in contract.index:  # a pack's answer is drawn by its roles (draw.js)
+        facts["roles"] = contract.index["roles"]["response"]
     if kept is not None:
         facts["response_headers"] = [list(h) for h in kept.response_headers]
         facts["request_size"] = len(kept.request_body)
