@@ -701,6 +701,8 @@ def _checks_for(response: Mapping[str, Any], request: Mapping[str, Any]) -> list
             wanted = "image-width" in present or "image-height" in present
         elif check == "role-max-results":
             wanted = "max-results" in request and response.get("items") is not None
+        elif check == "role-score-threshold":
+            wanted = "score-threshold" in request and role in present
         elif check == "role-rle-counts":
             wanted = role in present and present[role].get("encoding") in ("rle", "rle-compressed")
         elif check == "role-class-map-values":
