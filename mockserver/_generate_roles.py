@@ -3,8 +3,8 @@
 A pack's compiled operation index says where each role sits (``index["roles"]``, see ``contracts.load_pack``):
 where the items are in the success body and, inside one item, where its label, score, box, polygon or mask go
 and in which units and encodings. ``role_answer`` finds the image's objects with the same region analysis as the
-built-in operations (``_generate.analyze``: every clearly separated region of at least 5% of the image (regions under 2% are ignored) that is
-not the background), and writes each one at its roles:
+built-in operations (``_generate.analyze``: every clearly separated region of at least 5% of the image that is not
+the background; regions under 2% are ignored), and writes each one at its roles:
 
 - ``box``: the region's bounding box, continuous pixel edges ``[x0, x1)``, in the role's ``format``
   (``xyxy``, ``xywh``, ``cxcywh``) and ``units`` (``pixels``, ``normalized``), as the 4 ``keys`` or an array;

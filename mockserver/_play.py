@@ -96,7 +96,8 @@ def _specs(header: str | None, admission: Admission) -> list[Spec]:
     return [admission.rule] if admission.rule is not None else []
 
 
-#: The credential check of an operation that declares none (a pack without securitySchemes) when --auth names its provider.
+#: The credential check of an operation that declares none (a pack without securitySchemes) when --auth names
+#: its provider.
 _BEARER = {"scheme": "bearer", "in": "header", "name": "authorization", "failure_status": 401, "failure_message": "Unauthorized"}
 
 

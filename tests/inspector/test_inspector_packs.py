@@ -10,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_inspector_browser import BACKGROUND, RECT, RED, blend, near, open_entry, picture, pixel
 
 from vision_contracts.mockserver import Config
 from vision_contracts.mockserver.testing import serve
-
-from test_inspector_browser import BACKGROUND, RED, RECT, blend, near, open_entry, picture, pixel
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +41,7 @@ def test_normalised_boxes_and_rle_masks_are_drawn_where_they_are(pack_mock, open
     p = open_page()
     open_entry(p.page, url, ids["instances"])
     [instance] = answers["instances"]["instances"]
-    x0, y0, x1, y1 = (v * s for v, s in zip(instance["bbox"], (200, 150, 200, 150), strict=True))
+    x0, _, x1, _ = (v * s for v, s in zip(instance["bbox"], (200, 150, 200, 150), strict=True))
     assert abs(x0 - RECT[0]) <= 3 and abs(x1 - RECT[2]) <= 3, "the mock's normalised box is the red rectangle's"
     colour = p.page.evaluate("VisionDraw.PALETTE[0]")
     inside = pixel(p.page, 85, 70)

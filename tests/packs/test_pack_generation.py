@@ -12,12 +12,11 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from pack_support import HAND_MADE, box_of, inclusive, items, mask_of, scenes
 from PIL import Image
 
 from vision_contracts.contracts import geometry
 from vision_contracts.mockserver._generate_roles import fill, local_resolver, role_answer
-
-from pack_support import HAND_MADE, box_of, inclusive, items, mask_of, scenes
 
 SEEDS = range(8)
 
@@ -53,10 +52,10 @@ def test_every_object_is_found_in_the_declared_units_and_encodings(name: str) ->
                 outline = [i[option["path"].strip("/")] for i in found]
                 filled = [geometry.polygon_to_mask(geometry.points_from_json(o, option["point"], option["units"], *s.size), *s.size) for o in outline]
                 assert max(scenes.mask_iou(m, obj.mask) for m in filled) >= 0.8
-    print(f"\n{name}: box IoU min {min(box_ious):.3f} median {statistics.median(box_ious):.3f}"
-          + (f"; mask IoU min {min(mask_ious):.3f} median {statistics.median(mask_ious):.3f}" if mask_ious else ""))
-    assert min(box_ious) >= 0.8
-    assert not mask_ious or min(mask_ious) >= 0.85
+    summary = f"{name}: box IoU min {min(box_ious):.3f} median {statistics.median(box_ious):.3f}" + (
+        f"; mask IoU min {min(mask_ious):.3f} median {statistics.median(mask_ious):.3f}" if mask_ious else "")
+    assert min(box_ious) >= 0.8, summary
+    assert not mask_ious or min(mask_ious) >= 0.85, summary
 
 
 def test_score_threshold_in_its_scale_and_max_results_are_honoured() -> None:

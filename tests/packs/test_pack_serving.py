@@ -10,17 +10,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pack_support import box_of, inclusive, items, mask_of, scenes, wire
 
 from vision_contracts import contracts
 from vision_contracts.contracts import geometry
 from vision_contracts.mockserver import Config, ConfigError, create_app
-
-from pack_support import box_of, inclusive, items, mask_of, scenes, wire
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "contracts" / "packs").glob("*.yaml"))
@@ -64,7 +62,10 @@ def _measure(client: TestClient, contract: contracts.Contract) -> tuple[list[flo
     return boxes, masks
 
 
-def test_packs_are_served_validated_and_find_every_object(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+def test_packs_are_served_validated_and_find_every_object(
+    client: TestClient, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The table is a property of the test (JUnit XML) and is written on the terminal."""
     rows = []
     for contract in _pack_contracts():
         boxes, masks = _measure(client, contract)
@@ -72,8 +73,12 @@ def test_packs_are_served_validated_and_find_every_object(client: TestClient, ca
             if values:
                 rows.append((f"{contract.provider} {contract.operation}", kind, len(values), min(values), statistics.median(values)))
     table = "\n".join(["operation | IoU | objects | min | median", *(f"{o} | {k} | {n} | {lo:.3f} | {med:.3f}" for o, k, n, lo, med in rows)])
-    with capsys.disabled():
-        print(f"\nPack answers against {len(SCENES)} seeded scenes (every object's best match):\n{table}")
+    title = f"Pack answers against {len(SCENES)} seeded scenes (every object's best match):"
+    request.node.user_properties.append(("iou", f"{title}\n{table}"))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        with capsys.disabled():
+            reporter.write_line(f"\n{title}\n{table}")
     assert {o for o, *_ in rows} >= {f"{c.provider} {c.operation}" for c in _pack_contracts()}
     for operation, kind, _, low, _ in rows:
         assert low >= (0.8 if kind == "box" else 0.85), f"{operation}: {kind} IoU {low:.3f}\n{table}"
@@ -131,7 +136,7 @@ def test_journal_scenarios_and_cache_work_for_pack_operations(client: TestClient
 
 def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vision_contracts.mockserver", "--port", "0", *args],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                          check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path)
 
 
 def test_a_broken_pack_stops_the_server_with_exit_2_naming_file_and_path(tmp_path: Path) -> None:
