@@ -4,6 +4,8 @@ table the closing note quotes), with the pack's error shapes, start-up refusals,
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import statistics
 import subprocess
@@ -12,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pack_support import box_of, inclusive, items, mask_of, scenes, wire
+from PIL import Image
 
 from vision_contracts import contracts
 from vision_contracts.contracts import geometry
@@ -23,6 +27,7 @@ from vision_contracts.mockserver import Config, ConfigError, create_app
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "contracts" / "packs").glob("*.yaml"))
 OWN = sorted((Path(__file__).parent / "files").glob("*.yaml"))
+SHAPES = Path(__file__).parent / "files" / "shapes-keyed.yaml"
 PACKS = (*EXAMPLES, *OWN)
 SCENES = range(6)
 # Roboflow's hosted detection shares /{dataset}/{version} with the built-in Roboflow semantic segmentation
@@ -38,6 +43,11 @@ def client() -> Iterator[TestClient]:
 
 def _pack_contracts() -> list[contracts.Contract]:
     return [c for p in PACKS for c in contracts.load_pack(p).contracts.values()]
+
+
+def _geometric() -> list[contracts.Contract]:
+    """The pack operations whose items carry a box or a mask."""
+    return [c for c in _pack_contracts() if {"box", "mask"} & set(c.index["roles"]["response"].get("item", {}))]
 
 
 def _measure(client: TestClient, contract: contracts.Contract) -> tuple[list[float], list[float]]:
@@ -67,7 +77,7 @@ def test_packs_are_served_validated_and_find_every_object(
 ) -> None:
     """The table is a property of the test (JUnit XML) and is written on the terminal."""
     rows = []
-    for contract in _pack_contracts():
+    for contract in _geometric():
         boxes, masks = _measure(client, contract)
         for kind, values in (("box", boxes), ("mask", masks)):
             if values:
@@ -79,9 +89,28 @@ def test_packs_are_served_validated_and_find_every_object(
     if reporter is not None:
         with capsys.disabled():
             reporter.write_line(f"\n{title}\n{table}")
-    assert {o for o, *_ in rows} >= {f"{c.provider} {c.operation}" for c in _pack_contracts()}
+    assert {o for o, *_ in rows} == {f"{c.provider} {c.operation}" for c in _geometric()}
+    assert {c.provider for c in _geometric()} >= {"roboflow-detect", "example-instances", "shapes", "blob-segmenter-api"}
     for operation, kind, _, low, _ in rows:
         assert low >= (0.8 if kind == "box" else 0.85), f"{operation}: {kind} IoU {low:.3f}\n{table}"
+
+
+def test_class_maps_and_classes_are_served_and_validated(client: TestClient) -> None:
+    s = scenes.scene(3)
+    parser = contracts.get("scene-parser", "parse")
+    method, url, kwargs = wire(parser, s.image)
+    body = client.request(method, url, **kwargs).json()
+    assert not parser.validate_response(body, request=s.image).errors
+    assert (body["width"], body["height"], body["model"]) == (*s.size, "parser-2")
+    ids = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["map"]))))
+    assert ids.shape == (s.size[1], s.size[0]) and {str(v) for v in np.unique(ids).tolist()} <= set(body["names"])
+    for obj in s.objects:  # each object is one class region of the map
+        assert max(scenes.mask_iou(ids == int(k), obj.mask) for k in body["names"]) >= 0.85
+    classify = contracts.get("colour-classifier", "classify")
+    method, url, kwargs = wire(classify, s.image, {"top": 2})
+    answer = client.request(method, url, **kwargs).json()
+    assert not classify.validate_response(answer, request=s.image).errors
+    assert len(answer["labels"]) == 2 and answer["labels"][0]["percent"] >= answer["labels"][1]["percent"] > 1
 
 
 def test_threshold_and_max_results_travel_by_their_request_roles(client: TestClient) -> None:
@@ -141,7 +170,7 @@ def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_broken_pack_stops_the_server_with_exit_2_naming_file_and_path(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text((OWN[-1]).read_text().replace("x-vision: {role: box, format: cxcywh", "x-vision: {role: bbox, format: cxcywh"))
+    broken.write_text((SHAPES).read_text().replace("x-vision: {role: box, format: cxcywh", "x-vision: {role: bbox, format: cxcywh"))
     done = _serve(tmp_path, "--pack", str(broken))
     assert done.returncode == 2
     assert str(broken) in done.stderr and "$.paths" in done.stderr and "bbox" in done.stderr, done.stderr
@@ -154,9 +183,9 @@ def test_a_path_clash_names_both_operations() -> None:
     assert "POST /{dataset}/{version} of roboflow-detect object-detection" in message
     assert "clashes with POST /{dataset}/{version} of roboflow semantic-segmentation (the built-in contracts)" in message
     assert "--providers" in message
-    shapes = str(OWN[-1])
+    shapes = str(SHAPES)
     twin = Path(pytest.importorskip("tempfile").mkdtemp()) / "twin.yaml"
-    twin.write_text(OWN[-1].read_text().replace("x-vision-provider: shapes", "x-vision-provider: twin-shapes"))
+    twin.write_text(SHAPES.read_text().replace("x-vision-provider: shapes", "x-vision-provider: twin-shapes"))
     with pytest.raises(ConfigError) as raised:
         Config(providers=PROVIDERS, packs=(shapes, str(twin)))
     assert f"of twin-shapes detect (the pack {twin})" in str(raised.value) and f"of shapes detect (the pack {shapes})" in str(raised.value)
@@ -167,7 +196,7 @@ def test_config_file_packs_are_relative_to_the_file(tmp_path: Path) -> None:
 
     folder = tmp_path / "conf"
     folder.mkdir()
-    (folder / "p.yaml").write_text(OWN[-1].read_text().replace("x-vision-provider: shapes", "x-vision-provider: conf-shapes"))
+    (folder / "p.yaml").write_text(SHAPES.read_text().replace("x-vision-provider: shapes", "x-vision-provider: conf-shapes"))
     config = from_mapping({"packs": ["p.yaml"]}, root=folder)
     assert config.packs == (str((folder / "p.yaml").resolve()),)
     assert {c.provider for c in config.pack_contracts()} == {"conf-shapes"}
@@ -194,7 +223,7 @@ def test_upstream_for_a_pack_provider_is_judged_recorded_and_replayed(tmp_path: 
     """A second mock serving the same pack stands in for the team's real service."""
     from vision_contracts.mockserver.testing import serve
 
-    pack = str(OWN[-1])
+    pack = str(SHAPES)
     contract = contracts.load_pack(pack).contracts["detect"]
     method, url, kwargs = wire(contract, scenes.scene(1).image)
     with serve(Config(port=0, packs=(pack,), seed=3)) as up, \
