@@ -385,10 +385,20 @@ def _data_uri(image: bytes | None) -> str | None:
     return f"data:{_BROWSER_FORMATS[fmt]};base64,{base64.b64encode(image).decode('ascii')}"
 
 
+def _response_roles(provider: str, operation: str) -> Any:
+    """A pack operation's response roles (draw.js reads its answers by them), else None."""
+    try:
+        roles = contracts.get(provider, operation).index.get("roles")
+    except contracts.UnknownOperation:
+        return None
+    return roles["response"] if roles else None
+
+
 def report_html(title: str, cases: Sequence[ReportCase]) -> str:
     """One self-contained HTML page drawing every case (the inspector's CSS and ``draw.js`` inlined: works offline)."""
     data = [{"name": c.name, "provider": c.provider, "operation": c.operation, "message": c.message, "status": c.status,
-             "image": _data_uri(c.image), "answer": c.answer, "params": dict(c.params), "violations": list(c.violations)}
+             "image": _data_uri(c.image), "answer": c.answer, "params": dict(c.params), "violations": list(c.violations),
+             "roles": _response_roles(c.provider, c.operation)}
             for c in cases]
     payload = json.dumps(data, default=str).replace("</", "<\\/")
     return static_text("report.html").replace("{{TITLE}}", html.escape(title)).replace(

@@ -243,3 +243,11 @@ def test_upstream_for_a_pack_provider_is_judged_recorded_and_replayed(tmp_path: 
     with serve(Config(port=0, packs=(pack,), replay=str(tmp_path))) as replaying:
         replayed = httpx.request(method, replaying + url, **kwargs)
     assert replayed.headers["x-vision-source"] == "replayed" and replayed.content == proxied.content
+
+
+def test_the_conformance_report_draws_a_pack_case_by_its_roles(client: TestClient) -> None:
+    from vision_contracts.mockserver._inspector import ReportCase, report_html
+
+    page = report_html("pack", [ReportCase("case", "shapes", "detect", "a message", answer={"found": []}),
+                                ReportCase("other", "huggingface", "object-detection", "m", answer=[])])
+    assert page.count('"roles": {"items": "/found", "item": {') == 1 and '"roles": null' in page
