@@ -130,3 +130,16 @@ def test_assert_conforms_on_a_pack_operation(fresh_catalog):
     assert report.ok
     with pytest.raises(AssertionError, match=r"\$\.instances\[0\]\.bbox\[2\]"):
         assert_conforms(answer([0.1, 0.25, 1.5, 0.75], blob()), "example-instances", "instance-segmentation", request=request)
+
+
+@pytest.mark.parametrize(("pack", "provider", "method"), [
+    (INSTANCES, "example-instances", "post"), (str(TEST_PACKS / "classmap-semantic.json"), "terrain", "put"),
+    (str(TEST_PACKS / "classify-raw.yaml"), "tagger-9000", "post"),  # no security scheme declared
+])
+def test_openapi_prints_a_pack_as_a_valid_document(capsys, fresh_catalog, pack, provider, method):
+    from openapi_spec_validator import validate
+    code, out, _ = run(capsys, "openapi", "--pack", pack, provider)
+    assert code == 0
+    document = json.loads(out)
+    validate(document)
+    assert [list(item) for item in document["paths"].values()] == [[method]]
