@@ -130,3 +130,59 @@ def test_assert_conforms_on_a_pack_operation(fresh_catalog):
     assert report.ok
     with pytest.raises(AssertionError, match=r"\$\.instances\[0\]\.bbox\[2\]"):
         assert_conforms(answer([0.1, 0.25, 1.5, 0.75], blob()), "example-instances", "instance-segmentation", request=request)
+
+
+@pytest.mark.parametrize(("pack", "provider", "method"), [
+    (INSTANCES, "example-instances", "post"), (str(TEST_PACKS / "classmap-semantic.json"), "terrain", "put"),
+    (str(TEST_PACKS / "classify-raw.yaml"), "tagger-9000", "post"),  # no security scheme declared
+])
+def test_openapi_prints_a_pack_as_a_valid_document(capsys, fresh_catalog, pack, provider, method):
+    from openapi_spec_validator import validate
+    code, out, _ = run(capsys, "openapi", "--pack", pack, provider)
+    assert code == 0
+    document = json.loads(out)
+    validate(document)
+    assert [list(item) for item in document["paths"].values()] == [[method]]
+
+
+def test_judge_and_replay_keys_for_pack_requests(fresh_catalog):
+    from vision_contracts.contracts import judge
+    contracts.load_pack(EXAMPLES / "roboflow-detect.yaml")
+    contracts.load_pack(TEST_PACKS / "classmap-semantic.json")
+    image = png(64, 48)
+    detect = Interaction(
+        "POST", "http://127.0.0.1:8000/cars/2?api_key=s3cret&confidence=40", (("content-type", "application/x-www-form-urlencoded"),),
+        base64.b64encode(image), 200, (("content-type", "application/json"),),
+        json.dumps({"image": {"width": 64, "height": 48}, "predictions": [
+            {"x": 60, "y": 10, "width": 20, "height": 10, "confidence": 0.3, "class": "car", "class_id": 0, "detection_id": "a"}]}).encode())
+    verdict = judge(detect)
+    assert (verdict.provider, verdict.operation, dict(verdict.path_params)) == ("roboflow-detect", "object-detection", {"dataset": "cars", "version": "2"})
+    assert verdict.image is not None and (verdict.image.width, verdict.image.height) == (64, 48)
+    assert verdict.checks == ["role-box-inside-image", "role-score-threshold"]
+    assert "s3cret" not in json.dumps(verdict.vision("/cars/2"))
+    same_pixels = Interaction("POST", "http://127.0.0.1:8000/cars/2?api_key=other&confidence=40", detect.request_headers,
+                              base64.b64encode(image), 200, detect.response_headers, detect.response_body)
+    assert judge(same_pixels).key == verdict.key  # the credential is not part of the replay key
+    terrain = Interaction("PUT", "http://127.0.0.1:8000/segment/m1", (("content-type", "image/png"),), image, 422,
+                          (("content-type", "application/json"),), b'{"detail": "no"}')
+    verdict = judge(terrain)
+    assert (verdict.provider, verdict.operation, verdict.valid) == ("terrain", "terrain-map", True)
+
+
+def test_role_objects_of_polygons_percent_scores_and_class_maps(cat):
+    from vision_contracts.contracts._drift import role_objects
+    polygons = cat.get("polygon-works-vision-api", "instances").index["roles"]
+    body = {"objects": [{"rect": {"left": 2, "top": 1, "w": 4, "h": 3},
+                         "outline": [{"x": 2, "y": 1}, {"x": 6, "y": 1}, {"x": 6, "y": 4}, {"x": 2, "y": 4}], "confidence": 80, "kind": "leaf"}]}
+    box, segment = role_objects(polygons, body, (10, 8))
+    assert box.box == (2, 1, 6, 4) and box.score == pytest.approx(0.8)
+    assert segment.mask.shape == (8, 10) and segment.mask[2, 3] and not segment.mask[6, 8]
+    assert role_objects(polygons, body, None)[1:] == []  # a polygon needs the image's size to be rasterised
+    terrain = cat.get("terrain", "terrain-map").index["roles"]
+    pixels = np.zeros((4, 6), dtype=np.uint8)
+    pixels[2:] = 3
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    body = {"map": base64.b64encode(buffer.getvalue()).decode(), "classes": {"0": "sky", "3": "land"}, "w": 6, "h": 4}
+    segments = role_objects(terrain, body, None)
+    assert [(s.label, int(s.mask.sum())) for s in segments] == [("sky", 12), ("land", 12)]
