@@ -733,15 +733,17 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
-    """The contracts' OpenAPI document for the enabled providers, plus FastAPI's own paths for the other routes."""
+    """The contracts' OpenAPI document for the enabled providers and the packs, plus FastAPI's own paths for the other
+    routes."""
     if app.openapi_schema:
         return app.openapi_schema
     from vision_contracts.contracts import openapi as contract_openapi
 
-    provider_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.tags and r.tags[0] in config.providers]
+    served = config.served_providers()  # the built-in providers enabled, then the packs'
+    provider_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.tags and r.tags[0] in served]
     generated = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     models = None if config.guess_tasks else {"huggingface": sorted(config.served_models())}
-    doc = contract_openapi.build(list(config.providers), models=models, server_url=f"http://{config.host}:{config.port}")
+    doc = contract_openapi.build(list(served), models=models, server_url=f"http://{config.host}:{config.port}")
     paths = doc.setdefault("paths", {})
     operation_paths = {getattr(r, "path_format", "") for r in provider_routes if not r.path.startswith("/authentication")}
     for path, item in generated.get("paths", {}).items():

@@ -251,3 +251,10 @@ def test_the_conformance_report_draws_a_pack_case_by_its_roles(client: TestClien
     page = report_html("pack", [ReportCase("case", "shapes", "detect", "a message", answer={"found": []}),
                                 ReportCase("other", "huggingface", "object-detection", "m", answer=[])])
     assert page.count('"roles": {"items": "/found", "item": {') == 1 and '"roles": null' in page
+
+
+def test_the_mocks_openapi_document_describes_the_pack_operations(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    detect = doc["paths"]["/v2/detect/{model}"]["post"]
+    assert "requestBody" in detect and "200" in detect["responses"]
+    assert "/segment" in doc["paths"] and "/models/{name}" in doc["paths"]
