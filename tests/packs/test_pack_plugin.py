@@ -60,6 +60,17 @@ def test_invalid_requests_get_the_packs_error(vision_mock, bad):
     assert r.json()["error"]["code"] == "bad_request"
 
 
+def test_vision_respx_serves_the_pack_in_process(vision_respx):
+    import base64
+
+    from vision_contracts.mockserver.testing import sample_image
+
+    image = sample_image(64, 48)
+    r = httpx.post(vision_respx.base_url + "/v2/detect/m1", json={"picture": base64.b64encode(image).decode()})
+    assert r.status_code == 200 and r.json()["size"] == {"w": 64, "h": 48}
+    assert_conforms(r, PROVIDER, "detect", request=image)
+
+
 def test_a_broken_answer_fails_assert_conforms(vision_mock):
     body = {"took_ms": 1, "size": {"w": 10, "h": 10},
             "found": [{"cx": 50, "cy": 5, "w": 4, "h": 4, "p": 0.9, "kind": "star", "kind_id": 2, "uid": "a"}]}
@@ -74,7 +85,7 @@ def test_a_downstream_project_uses_vision_packs(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_downstream=DOWNSTREAM)
     pytester.makeini("[pytest]\nvision_packs =\n    contracts-of-ours/shapes.yaml\n")
     result = pytester.runpytest(*NO_CACHE)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_missing_pack_is_a_usage_error(pytester: pytest.Pytester) -> None:
