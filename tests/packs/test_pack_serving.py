@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -258,3 +259,27 @@ def test_the_mocks_openapi_document_describes_the_pack_operations(client: TestCl
     detect = doc["paths"]["/v2/detect/{model}"]["post"]
     assert "requestBody" in detect and "200" in detect["responses"]
     assert "/segment" in doc["paths"] and "/models/{name}" in doc["paths"]
+
+
+@pytest.mark.parametrize("name", ["shapes detect", "blob-segmenter-api segment-instances", "example-instances instance-segmentation",
+                                  "scene-parser parse", "colour-classifier classify", "roboflow-detect object-detection"])
+def test_every_answer_to_a_generated_request_validates(client: TestClient, name: str) -> None:
+    """Requests from ``strategies.requests`` (tiny and odd images, every parameter) get answers with no violation."""
+    from hypothesis import HealthCheck, given, settings
+
+    from vision_contracts.plugin import strategies, to_wire
+
+    provider, operation = name.split()
+    contract = contracts.get(provider, operation)
+
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(request=strategies.requests(provider, operation))
+    def check(request: Any) -> None:
+        wire_ = to_wire(request, contract)
+        headers = {**wire_.headers, **({"authorization": "Bearer k"} if (contract.index.get("auth") or {}).get("in") == "header" else {})}
+        r = client.request(wire_.method, wire_.path, params=wire_.query, headers=headers, content=wire_.body)
+        assert r.status_code == 200, r.text
+        report = contract.validate_response(r.json(), request=request)
+        assert not report.errors, report.errors
+
+    check()
