@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._geometry import GeometryError, box_to_xyxy, points_from_json, polygon_to_mask, rle_counts_from_string, rle_decode
+from ._geometry import GeometryError, box_from_json, mask_from_json, points_from_json, polygon_to_mask
 from ._har import Interaction, Judgement, RecordingError, judge
 from ._images import ImageError, decode_image_string, open_image
 from ._paths import find
@@ -264,12 +264,9 @@ def _role_box(item: Any, spec: Mapping[str, Any] | None, size: tuple[int, int] |
     value = _role_value(item, spec)
     if spec is None or value is None or (spec.get("units") == "normalized" and size is None):
         return None
-    keys = spec.get("keys")
-    numbers: Any = [value.get(k) for k in keys] if keys and isinstance(value, dict) else value
-    width, height = size or (1, 1)
     try:
-        return box_to_xyxy(numbers, spec.get("format", "xyxy"), spec.get("units", "pixels"), width, height)
-    except (GeometryError, TypeError, ValueError):
+        return box_from_json(value, spec, *(size or (1, 1)))
+    except GeometryError:
         return None
 
 
@@ -278,18 +275,12 @@ def _role_mask(item: Any, item_roles: Mapping[str, Any], size: tuple[int, int] |
     value = _role_value(item, spec)
     try:
         if spec is not None and value is not None:
-            encoding = spec.get("encoding", "png-base64")
-            if encoding == "png-base64":
-                return _mask(value)
-            counts = value["counts"]
-            h, w = value["size"]
-            return rle_decode(rle_counts_from_string(counts) if isinstance(counts, str) else counts, h, w)
+            return mask_from_json(value, spec.get("encoding", "png-base64"))
         points = _role_value(item, polygon)
         if polygon is not None and points is not None and size is not None:
-            width, height = size
-            pixels = points_from_json(points, polygon.get("point", "pair"), polygon.get("units", "pixels"), width, height)
-            return polygon_to_mask(pixels, width, height)
-    except (GeometryError, KeyError, TypeError, ValueError):
+            pixels = points_from_json(points, polygon.get("point", "pair"), polygon.get("units", "pixels"), *size)
+            return polygon_to_mask(pixels, *size)
+    except GeometryError:
         return None
     return None
 

@@ -20,16 +20,22 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
+from ._images import DEFAULT_MAX_PIXELS, ImageError, decode_image_string, open_image
+
 __all__ = [
     "BOX_FORMATS",
     "BOX_UNITS",
     "MASK_ENCODINGS",
     "POINT_STYLES",
     "GeometryError",
+    "box_from_json",
     "box_iou",
+    "box_to_json",
     "box_to_xyxy",
+    "mask_from_json",
     "mask_from_png_base64",
     "mask_iou",
+    "mask_to_json",
     "mask_to_png_base64",
     "points_from_json",
     "points_to_json",
@@ -120,7 +126,9 @@ def points_from_json(points: Iterable[Any], style: str = "pair", units: str = "p
             x, y = point["x"], point["y"]
         else:
             want = "an [x, y] pair" if style == "pair" else "an object with x and y"
-            raise GeometryError(f"expected point {i} to be {want}, got {point!r}")
+            raise GeometryError(f"expected point {i} to be {want}, got {point!r:.80}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+            raise GeometryError(f"expected point {i} to hold two numbers, got {point!r:.80}")
         out.append((float(x) * sx, float(y) * sy))
     return out
 
@@ -232,3 +240,64 @@ def mask_iou(a: NDArray[Any], b: NDArray[Any]) -> float:
     if union == 0:
         return 1.0
     return int(np.count_nonzero(np.logical_and(a, b))) / union
+
+
+# --- one role's value, as a pack's options describe it ----------------------------------------------------------
+
+def box_from_json(value: Any, options: Mapping[str, Any], width: float = 1, height: float = 1) -> Box:
+    """A ``box`` role's value (``options``: ``format``, ``units``, ``keys``: the role's options) as ``xyxy`` pixels."""
+    keys = options.get("keys")
+    if keys:
+        if not isinstance(value, Mapping) or any(k not in value for k in keys):
+            raise GeometryError(f"expected a box object with the keys {', '.join(keys)}, got {value!r:.80}")
+        numbers = [value[k] for k in keys]
+    else:
+        numbers = value
+    if not isinstance(numbers, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        raise GeometryError(f"expected a box of 4 numbers, got {numbers!r:.80}")
+    return box_to_xyxy(numbers, options.get("format", "xyxy"), options.get("units", "pixels"), width, height)
+
+
+def box_to_json(box: Sequence[float], options: Mapping[str, Any], width: float = 1, height: float = 1) -> Any:
+    """``xyxy`` pixels written as a ``box`` role's value: an object with the role's ``keys``, else 4 numbers."""
+    numbers = list(xyxy_to_box(box, options.get("format", "xyxy"), options.get("units", "pixels"), width, height))
+    keys = options.get("keys")
+    return dict(zip(keys, numbers, strict=True)) if keys else numbers
+
+
+def mask_to_json(mask: NDArray[Any], encoding: str = "png-base64") -> Any:
+    """A boolean ``(height, width)`` mask written in a ``mask`` role's encoding: base64 PNG (0/255), or COCO RLE
+    ``{"size": [h, w], "counts": ...}`` with plain or compressed counts."""
+    if encoding == "png-base64":
+        return mask_to_png_base64(mask)
+    counts = rle_encode(mask)
+    size = [int(mask.shape[0]), int(mask.shape[1])]
+    if encoding == "rle":
+        return {"size": size, "counts": counts}
+    if encoding == "rle-compressed":
+        return {"size": size, "counts": rle_counts_to_string(counts)}
+    raise GeometryError(f"expected a mask encoding among {', '.join(MASK_ENCODINGS)}, got {encoding!r}")
+
+
+def mask_from_json(value: Any, encoding: str = "png-base64", max_pixels: int = DEFAULT_MAX_PIXELS) -> Mask:
+    """A ``mask`` role's value as a boolean ``(height, width)`` array (PNG decoding bounded by ``max_pixels``; RLE
+    counts may be plain or compressed whatever the encoding says)."""
+    if encoding == "png-base64":
+        if not isinstance(value, str):
+            raise GeometryError(f"expected a base64 PNG string, got {type(value).__name__}")
+        try:
+            with open_image(decode_image_string(value), max_pixels=max_pixels, load=True) as im:
+                return mask_from_png_base64(im)
+        except ImageError as exc:
+            raise GeometryError(f"the mask does not decode: {exc}") from None
+    if encoding not in ("rle", "rle-compressed"):
+        raise GeometryError(f"expected a mask encoding among {', '.join(MASK_ENCODINGS)}, got {encoding!r}")
+    size = value.get("size") if isinstance(value, Mapping) else None
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)):
+        raise GeometryError(f"expected a COCO RLE object with size [height, width], got {value!r:.80}")
+    counts = value.get("counts")
+    if isinstance(counts, str):
+        counts = rle_counts_from_string(counts)
+    if not isinstance(counts, list) or size[0] * size[1] > max_pixels:
+        raise GeometryError(f"expected RLE counts (a list or COCO's string) for at most {max_pixels} pixels, got {value!r:.80}")
+    return rle_decode(counts, size[0], size[1])

@@ -432,6 +432,8 @@ class _Compiler:
         task = op.task
         if not isinstance(annotation, dict) or task not in TASKS:
             self.note(op.at + ("x-vision", "task"), f"expected a task among {', '.join(TASKS)}, received {json.dumps(task)}.{_did_you_mean(str(task), TASKS)}")
+        for key in (k for k in annotation if k not in ("task", "labels")) if isinstance(annotation, dict) else ():
+            self.note(op.at + ("x-vision", key), f"unknown key {key!r} in the operation's x-vision; it takes task and labels.{_did_you_mean(key, ['task', 'labels'])}")
         labels = annotation.get("labels") if isinstance(annotation, dict) else None
         if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
             self.note(op.at + ("x-vision", "labels"), f"expected labels as a list of strings, received {json.dumps(labels)[:80]}.")
@@ -506,11 +508,38 @@ class _Compiler:
 
     def request(self, op: _Operation) -> dict[str, Any] | None:
         envelope_parts, param_sites = self.parameters(op)
+        forms, bodies, body_sites, images = self.forms(op)
+        sites = param_sites + body_sites
+        for site in sites:
+            self.findings.extend(_site_findings(site))
+            spec = ROLES.get(site.role)
+            if spec is not None and spec.where != "request":
+                self.note(site.at, f"the role {site.role!r} belongs in the {'response' if spec.where == 'response' else 'items of the response'}, not in the request.")
+        for site in (s for s in param_sites if s.role == "image"):
+            self.note(site.at, "packs read the image from the request body (a JSON string, a multipart file or an image/* body), not from a parameter.")
+        if not images:
+            self.note(op.at, "the operation has no 'image' role: mark the request's image (a JSON string, a multipart file or an image/* body) with x-vision: image.")
+            return None
+        roles: dict[str, Any] = {"image": next(iter(images.values()))}
+        parameters: dict[str, str] = {}
+        for role in ("score-threshold", "max-results"):
+            found = [s for s in sites if s.role == role]
+            if found:
+                roles[role] = {"pointer": _pointer(found[0].pointer), **({"scale": found[0].options.get("scale", 1)} if role == "score-threshold" else {})}
+                parameters[role] = _pointer(found[0].pointer)
+        schema = self.envelope([f["name"] for f in forms], envelope_parts, bodies)
+        checks = [] if all(i["format"] == "uri" for i in images.values()) else ["request-image"]
+        return {"forms": forms, "request_envelope": schema, "image": {n: i["pointer"] for n, i in images.items()},
+                "image_forms": images, "parameters": parameters, "request_checks": checks, "request_roles": roles}
+
+    def forms(self, op: _Operation) -> tuple[list[dict[str, Any]], dict[str, Any], list[_Site], dict[str, dict[str, Any]]]:
+        """The wire forms of the request body (one per kind; media types of one kind share it), their envelope body
+        schemas, the role sites in them and where each form carries the image."""
         body, body_at = self.refs.follow(op.node.get("requestBody"), op.at + ("requestBody",), self.findings)
         content = _media(body.get("content")) if isinstance(body, dict) else {}
         forms: list[dict[str, Any]] = []
         bodies: dict[str, Any] = {}
-        sites = list(param_sites)
+        sites: list[_Site] = []
         images: dict[str, dict[str, Any]] = {}
         for media_type, media in content.items():
             kind = _form_of(media_type)
@@ -534,30 +563,7 @@ class _Compiler:
             image = self.image_site(name, form_sites, at)
             if image is not None:
                 images[name] = image
-        for site in sites:
-            self.findings.extend(_site_findings(site))
-            spec = ROLES.get(site.role)
-            if spec is not None and spec.where != "request":
-                self.note(site.at, f"the role {site.role!r} belongs in the {'response' if spec.where == 'response' else 'items of the response'}, not in the request.")
-        if not images:
-            query_images = [s for s in param_sites if s.role == "image"]
-            if not query_images:
-                self.note(op.at, "the operation has no 'image' role: mark the request's image (a JSON string, a multipart file or an image/* body) with x-vision: image.")
-                return None
-        roles: dict[str, Any] = {}
-        if images:
-            roles["image"] = next(iter(images.values()))
-        parameters: dict[str, str] = {}
-        for role in ("score-threshold", "max-results"):
-            found = [s for s in sites if s.role == role]
-            if found:
-                roles[role] = {"pointer": _pointer(found[0].pointer), **({"scale": found[0].options.get("scale", 1)} if role == "score-threshold" else {})}
-                parameters[role] = _pointer(found[0].pointer)
-        names = [f["name"] for f in forms]
-        schema = self.envelope(names, envelope_parts, bodies)
-        checks = [] if all(i["format"] == "uri" for i in images.values()) else ["request-image"]
-        return {"forms": forms, "request_envelope": schema, "image": {n: i["pointer"] for n, i in images.items()},
-                "image_forms": images, "parameters": parameters, "request_checks": checks, "request_roles": roles}
+        return forms, bodies, sites, images
 
     def image_site(self, form: str, sites: list[_Site], at: Parts) -> dict[str, Any] | None:
         if form == "raw":

@@ -152,7 +152,7 @@ def role_polygon_inside_image(ctx: CheckContext) -> Iterator[Finding | Skip]:
             return
         try:
             points = points_from_json(value, spec.get("point", "pair"))
-        except (GeometryError, TypeError, ValueError):
+        except GeometryError:
             continue  # the schema reports the shape
         width, height, source = (1, 1, "normalised units") if normalised else size  # type: ignore[misc]
         for i, (x, y) in enumerate(points):

@@ -112,3 +112,43 @@ def test_png_mask_and_mask_iou():
     assert g.mask_iou(mask, np.zeros_like(mask)) == 0.0
     with pytest.raises(g.GeometryError, match="same size"):
         g.mask_iou(mask, np.zeros((4, 6), dtype=bool))
+
+
+@pytest.mark.parametrize(("options", "value"), [
+    ({"format": "cxcywh", "keys": ["x", "y", "width", "height"]}, {"x": 30, "y": 50, "width": 40, "height": 60}),
+    ({"format": "xyxy", "units": "normalized"}, [0.1, 0.1, 0.5, 0.4]),
+    ({"format": "xywh", "keys": ["l", "t", "w", "h"], "units": "normalized"}, {"l": 0.1, "t": 0.1, "w": 0.4, "h": 0.3}),
+])
+def test_role_box_values_round_trip(options, value):
+    corners = g.box_from_json(value, options, 100, 200)
+    assert corners == pytest.approx((10, 20, 50, 80))
+    written = g.box_to_json(corners, options, 100, 200)
+    assert written == pytest.approx(value)
+
+
+def test_role_box_errors():
+    with pytest.raises(g.GeometryError, match="keys x, y, w, h"):
+        g.box_from_json({"x": 1}, {"keys": ["x", "y", "w", "h"]})
+    with pytest.raises(g.GeometryError, match="a box of 4 numbers"):
+        g.box_from_json([1, "2", 3, 4], {})
+    with pytest.raises(g.GeometryError, match="two numbers"):
+        g.points_from_json([[1, "a"]])
+
+
+@pytest.mark.parametrize("encoding", ["png-base64", "rle", "rle-compressed"])
+def test_role_mask_values_round_trip(encoding):
+    mask = np.zeros((7, 11), dtype=bool)
+    mask[2:5, 3:9] = True
+    value = g.mask_to_json(mask, encoding)
+    assert (g.mask_from_json(value, encoding) == mask).all()
+    if encoding == "rle-compressed":
+        assert isinstance(value["counts"], str) and value["size"] == [7, 11]
+
+
+def test_role_mask_errors():
+    with pytest.raises(g.GeometryError, match="size \\[height, width\\]"):
+        g.mask_from_json({"counts": [1]}, "rle")
+    with pytest.raises(g.GeometryError, match="does not decode"):
+        g.mask_from_json("bm90IGEgcG5n", "png-base64")
+    with pytest.raises(g.GeometryError, match="at most 100 pixels"):
+        g.mask_from_json({"size": [100, 100], "counts": [10000]}, "rle", max_pixels=100)

@@ -126,3 +126,11 @@ def test_unreadable_packs(tmp_path):
     listed.write_text("[1, 2]")
     with pytest.raises(PackError, match=r"\$: expected an OpenAPI document \(an object\), received list"):
         contracts.lint_pack(listed)
+
+
+def test_unknown_operation_keys_and_an_image_in_a_parameter(tmp_path):
+    found = lint(tmp_path, pack(**{"x-vision": {"task": "object-detection", "label": ["cat"]},
+                                   "parameters": [{"name": "image", "in": "query", "schema": {"type": "string", "x-vision": "image"}}]}))
+    assert "$.paths['/detect'].post.x-vision.label: unknown key 'label' in the operation's x-vision; it takes task and labels. Did you mean 'labels'?" in found
+    assert ("$.paths['/detect'].post.parameters[0].schema.x-vision: packs read the image from the request body (a JSON string, a multipart "
+            "file or an image/* body), not from a parameter.") in found
