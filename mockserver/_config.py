@@ -273,6 +273,8 @@ def _service_problem(config: Config) -> str | None:
 
 def _pack_problem(config: Config) -> str | None:
     """The first pack that cannot be served (unreadable, invalid, or a path another operation serves), as a sentence."""
+    if not config.packs:
+        return None
     try:
         served = config.pack_contracts()
     except _packs.PackError as exc:

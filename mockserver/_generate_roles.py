@@ -10,8 +10,8 @@ the background; regions under 2% are ignored), and writes each one at its roles:
   (``xyxy``, ``xywh``, ``cxcywh``) and ``units`` (``pixels``, ``normalized``), as the 4 ``keys`` or an array;
 - ``polygon``: the region's outline traced on the work grid (the right ends of its rows downwards, then the left
   ends upwards), in pixels or normalised, as ``[x, y]`` pairs or ``{x, y}`` objects;
-- ``mask``: the region at the input's size, as a 0/255 PNG (base64) or COCO RLE (column-major; plain counts or
-  COCO's compressed string), through ``contracts.geometry``;
+- ``mask``: the region at the input's size, as a 0/255 PNG (base64, ``_png``'s upsampling encoder) or COCO RLE
+  (column-major; plain counts or COCO's compressed string, ``contracts.geometry.mask_to_json``);
 - ``label`` from the pack's ``labels`` (else the family vocabulary's default), ``label-id`` its index there,
   ``score`` from the region's salience in the role's ``scale``, ``id`` a stable id of the schema's type;
 - response roles: ``class-map-mask`` (class ids per pixel) with ``class-names``, ``image-width``/``image-height``.
@@ -247,12 +247,16 @@ def _round(value: float) -> float:
     return round(float(value), 4)
 
 
-def _box_values(box: tuple[float, float, float, float], options: Mapping[str, Any], size: tuple[int, int]) -> list[float]:
-    units = str(options.get("units", "pixels"))
-    values = geometry.xyxy_to_box(box, str(options.get("format", "xyxy")), units, size[0], size[1])
-    if units == "normalized":
-        return [min(1.0, max(0.0, _round(v))) for v in values]
-    return [_round(v) for v in values]
+def _box_value(box: tuple[float, float, float, float], options: Mapping[str, Any], size: tuple[int, int]) -> Any:
+    """A pixel ``xyxy`` box as the role writes it (``contracts.geometry.box_to_json``), rounded; normalised values
+    kept within [0, 1]."""
+    normal = options.get("units") == "normalized"
+
+    def tidy(v: float) -> float:
+        return min(1.0, max(0.0, _round(v))) if normal else _round(v)
+
+    value = geometry.box_to_json(box, options, size[0], size[1])
+    return {k: tidy(v) for k, v in value.items()} if isinstance(value, dict) else [tidy(v) for v in value]
 
 
 def _polygon_value(r: Regions, region: NDArray[Any], options: Mapping[str, Any]) -> list[Any]:
@@ -266,8 +270,7 @@ def _mask_value(r: Regions, region: NDArray[Any], options: Mapping[str, Any]) ->
     encoding = options.get("encoding", "png-base64")
     if encoding == "png-base64":
         return base64.b64encode(encode_upsampled(region.astype(np.uint8) * np.uint8(255), r.size)).decode("ascii")
-    counts = geometry.rle_encode(_full_mask(region, r.size))
-    return {"size": [r.size[1], r.size[0]], "counts": geometry.rle_counts_to_string(counts) if encoding == "rle-compressed" else counts}
+    return geometry.mask_to_json(_full_mask(region, r.size), str(encoding))
 
 
 def _id_value(schema: Mapping[str, Any], seed: int, n: int, key: Any) -> Any:
@@ -300,13 +303,11 @@ def _item(facts: _Facts, n: int, obj: _Object, label: str, score: float, roles: 
         elif role == "id":
             value = _id_value(schema_at(facts.item_schema, facts.item_uri, facts.resolve, path)[0], facts.seed, n, obj.key)
         elif role == "box":
-            values = _box_values(_pixel_box(r, obj.box), options, r.size)
-            keys = options.get("keys")
-            if keys:
-                for k, v in zip(keys, values, strict=True):
+            value = _box_value(_pixel_box(r, obj.box), options, r.size)
+            if isinstance(value, dict):  # keyed: merged into the object at the path (the item itself for "")
+                for k, v in value.items():
                     item = put(item, f"{path}/{k}", v)
                 continue
-            value = values
         elif role == "polygon":
             value = _polygon_value(r, obj.region, options)
         elif role == "mask":

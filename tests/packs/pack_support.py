@@ -207,28 +207,16 @@ def box_of(item: Any, option: dict[str, Any], size: tuple[int, int]) -> tuple[fl
     """An item's box as continuous pixel edges x0, y0, x1, y1."""
     from vision_contracts.contracts import geometry
 
-    node = _at(item, option["path"])
-    values = [node[k] for k in option["keys"]] if option.get("keys") else node
-    return geometry.box_to_xyxy(values, option["format"], option["units"], size[0], size[1])
+    return geometry.box_from_json(_at(item, option["path"]), option, size[0], size[1])
 
 
 def mask_of(item: Any, option: dict[str, Any], size: tuple[int, int]) -> Any:
-    """An item's mask as a bool (h, w) array, whatever its encoding."""
-    import base64
-    import io
-
-    import numpy as np
-    from PIL import Image
-
+    """An item's mask as a bool (h, w) array, whatever its encoding, checked to be the image's size."""
     from vision_contracts.contracts import geometry
 
-    node = _at(item, option["path"])
-    if option["encoding"] == "png-base64":
-        return np.asarray(Image.open(io.BytesIO(base64.b64decode(node)))) > 127
-    h, w = node["size"]
-    assert (w, h) == size, f"RLE size {node['size']} is not the image's [h, w] {[size[1], size[0]]}"
-    counts = geometry.rle_counts_from_string(node["counts"]) if isinstance(node["counts"], str) else node["counts"]
-    return geometry.rle_decode(counts, h, w)
+    mask = geometry.mask_from_json(_at(item, option["path"]), option["encoding"])
+    assert mask.shape == (size[1], size[0]), f"mask of {mask.shape} (h, w) for an image of {size} (w, h)"
+    return mask
 
 
 def inclusive(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
