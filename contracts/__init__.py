@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, Finding
 from ._contract import Catalog, Contract, RequestFacts, UnknownOperation
@@ -35,8 +36,10 @@ from ._har import (
 )
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_image_string, open_image
 from ._model import ContractViolation, Report, Severity, Skip, Violation
+from ._pack import ROLES, LintFinding, Pack, PackError, lint_file, read_pack
 from ._paths import find, json_path
 from ._request import Request, WireError
+from ._role_checks import ROLE_CHECKS
 from ._secrets import REDACTED, is_secret_name, redact_header_value, redact_url
 from ._warnings import WARNINGS_HEADER, format_warnings, parse_warnings
 
@@ -46,6 +49,8 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "REDACTED",
     "REQUEST_CHECKS",
+    "ROLES",
+    "ROLE_CHECKS",
     "VERDICT_HEADER",
     "WARNINGS_HEADER",
     "Catalog",
@@ -61,6 +66,9 @@ __all__ = [
     "ImageInfo",
     "Interaction",
     "Judgement",
+    "LintFinding",
+    "Pack",
+    "PackError",
     "RecordingError",
     "Report",
     "Request",
@@ -83,6 +91,8 @@ __all__ = [
     "is_secret_name",
     "json_path",
     "judge",
+    "lint_pack",
+    "load_pack",
     "match_path",
     "open_image",
     "operations",
@@ -112,3 +122,15 @@ def get(provider: str, operation: str) -> Contract:
 def operations() -> list[tuple[str, str]]:
     """Every (provider, operation) pair with a contract."""
     return catalog().operations
+
+
+def load_pack(path: str | Path, *, into: Catalog | None = None) -> Pack:
+    """Read a contract pack (an OpenAPI 3.1 document with ``x-vision`` roles, JSON or YAML) and register its
+    operations in ``into`` (default: the shipped catalogue, so ``get(provider, operation)`` finds them). Loading
+    the same file again is harmless; a bad pack raises :class:`PackError` naming the file and the JSON path."""
+    return (into or catalog()).add_pack(read_pack(path))
+
+
+def lint_pack(path: str | Path) -> list[LintFinding]:
+    """Every problem of a pack file, each a sentence with its JSON path; empty when clean (PackError if unreadable)."""
+    return lint_file(path)

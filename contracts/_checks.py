@@ -56,6 +56,7 @@ class CheckContext:
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_pixels: bool = True
     image_data: bytes | None = field(default=None, repr=False)  # the request image's bytes, once request_image decoded them
+    roles: Mapping[str, Any] = field(default_factory=dict)  # a pack operation's roles ({"request": ..., "response": ...})
     _masks: dict[tuple[str | int, ...], Image.Image | ImageError] = field(default_factory=dict, repr=False)
 
     def find(self, location: str) -> list[tuple[tuple[str | int, ...], Any]]:

@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import catalog
+from . import catalog, lint_pack, load_pack
 from ._contract import Contract
 from ._drift import DriftReport, EntryDrift, Tolerances, compare_recordings, read_both
 from ._har import Interaction, Judgement, RecordingError, judge, read_recordings
 from ._images import ImageError, ImageInfo, open_image
 from ._model import Report, Skip, Violation
 from ._openapi import build
+from ._pack import PackError
 
 __all__ = ["main"]
 
@@ -33,7 +34,8 @@ STDIN = "-"
 
 DESCRIPTION = """\
 Contracts of hosted computer-vision APIs: list them, print them as OpenAPI, validate saved responses and requests,
-re-check HAR recordings (check) and compare two recordings for model drift (diff).
+re-check HAR recordings (check) and compare two recordings for model drift (diff); lint contract packs (pack lint).
+`--pack FILE` (repeatable) on list, openapi, validate, check and diff adds a contract pack's operations first.
 Same command as `python -m vision_contracts.contracts`. `vision-contracts COMMAND --help` explains each command.
 
 Exit status: 0 done (or valid), 1 a violation of severity error, 2 a usage error."""
@@ -70,6 +72,19 @@ def _providers() -> list[str]:
     return sorted({provider for provider, _ in catalog().operations})
 
 
+def _add_packs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pack", action="append", default=[], metavar="FILE",
+                        help="a contract pack (OpenAPI 3.1 with x-vision roles, JSON or YAML) whose operations to add (repeatable)")
+
+
+def _load_packs(files: Sequence[str]) -> None:
+    for file in files:
+        try:
+            load_pack(file)
+        except PackError as exc:
+            raise UsageError(f"--pack: {exc}") from None
+
+
 def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text for people (default), json for programs")
 
@@ -79,12 +94,14 @@ def _add_openapi(sub: Any) -> None:
     parser.add_argument("providers", nargs="+", metavar="PROVIDER", help="provider names: " + ", ".join(_providers()))
     parser.add_argument("--operation", action="append", help="only this operation (repeatable)")
     parser.add_argument("--server", default="http://127.0.0.1:8000", help="the servers[0].url to write")
+    _add_packs(parser)
     parser.set_defaults(run=_run_openapi)
 
 
 def _add_list(sub: Any) -> None:
     parser = sub.add_parser("list", help="list the (provider, operation) pairs; --format json adds checks, leniencies, statuses")
     _add_format(parser)
+    _add_packs(parser)
     parser.set_defaults(run=_run_list)
 
 
@@ -106,6 +123,7 @@ def _add_validate(sub: Any) -> None:
                         help="hold FILE to the documented contract: what the real service accepts but the documents do "
                              "not list (unknown parameters, thresholds outside [0, 1]...) is an error, not a warning")
     _add_format(parser)
+    _add_packs(parser)
     parser.set_defaults(run=_run_validate)
 
 
@@ -117,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_check(sub)
     _add_diff(sub)
+    _add_pack(sub)
     return out
 
 
@@ -124,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
+        _load_packs(getattr(args, "pack", None) or [])
         return run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -388,6 +408,7 @@ def _add_check(sub: Any) -> None:
     parser.add_argument("path", metavar="PATH", help="a HAR file, or a folder searched for *.har")
     parser.add_argument("--format", choices=("text", "json", "junit"), default="text", help="text (default), json or junit")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    _add_packs(parser)
     parser.set_defaults(run=_run_check)
 
 
@@ -508,6 +529,7 @@ def _add_diff(sub: Any) -> None:
     parser.add_argument("--max-count-delta", type=int, default=Tolerances.max_count_delta, help="objects that may appear or disappear per answer (default 0)")
     parser.add_argument("--ignore-labels", action="store_true", help="report label changes without failing")
     _add_format(parser)
+    _add_packs(parser)
     parser.set_defaults(run=_run_diff)
 
 
@@ -544,3 +566,40 @@ def _run_diff(args: argparse.Namespace) -> int:
     else:
         print("\n".join([line for e in report.entries for line in _drift_lines(e)] + [_drift_summary(report)]))
     return 0 if report.ok else 1
+
+
+# --- pack lint -----------------------------------------------------------------------------------------------
+
+PACK_LINT_HELP = """\
+Check a contract pack (an OpenAPI 3.1 document, JSON or YAML, whose schema nodes carry x-vision roles) and print one
+sentence per problem with its JSON path: a role on a node of the wrong type, a box on an object without its 4 keys,
+an operation without an image role, an unknown role or option (with the nearest known name), a task outside
+object-detection, instance-segmentation, semantic-segmentation and image-classification, item roles without an
+items array, references that lead nowhere.
+
+Exit status: 0 when the pack is clean, 1 when it has findings, 2 when it cannot be read (missing, not JSON/YAML).
+"""
+
+
+def _add_pack(sub: Any) -> None:
+    parser = sub.add_parser("pack", help="work with contract packs (pack lint FILE)")
+    pack_sub = parser.add_subparsers(dest="pack_command", required=True, metavar="PACK_COMMAND")
+    lint = pack_sub.add_parser("lint", help="check a contract pack and print its problems with their JSON paths",
+                               description=PACK_LINT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lint.add_argument("file", metavar="FILE", help="the pack (OpenAPI 3.1 JSON or YAML)")
+    _add_format(lint)
+    lint.set_defaults(run=_run_pack_lint)
+
+
+def _run_pack_lint(args: argparse.Namespace) -> int:
+    try:
+        findings = lint_pack(args.file)
+    except PackError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        _print_json({"file": args.file, "clean": not findings, "findings": [{"path": f.path, "message": f.message} for f in findings]})
+    else:
+        lines = [f"{args.file}: {f}" for f in findings]
+        lines.append(f"{args.file}: {_plural(len(findings), 'finding')}." if findings else f"{args.file}: clean.")
+        print("\n".join(lines))
+    return 1 if findings else 0

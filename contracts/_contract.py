@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urljoin
 
@@ -19,12 +20,15 @@ import referencing.jsonschema
 from ._checks import CHECKS, REQUEST_CHECKS, CheckContext, apply_tolerance, run_checks
 from ._images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, open_image, sniff_image
 from ._model import ContractViolation, Report, Severity, Violation, brief
+from ._pack import CompiledPack, Pack, PackError
 from ._paths import find, json_path, resolve
 from ._request import DEFAULT_MAX_JSON_DEPTH, Request, WireError, parse_wire
+from ._role_checks import ROLE_CHECKS
 
 __all__ = ["Catalog", "Contract", "SchemaFinding", "UnknownOperation"]
 
 SCHEMA_ROOT = "https://vision-contracts.dev/schemas/"
+RESPONSE_CHECKS = MappingProxyType({**CHECKS, **ROLE_CHECKS})  # the built-in operations' checks and the packs' role checks
 
 
 class UnknownOperation(LookupError):
@@ -57,12 +61,41 @@ class Catalog:
         self.indexes: dict[tuple[str, str], dict[str, Any]] = {}
         for provider_dir in sorted(self.root.iterdir(), key=lambda p: p.name):
             self._load_dir(provider_dir, provider_dir.name)
+        self._build_registries()
+        self._contracts: dict[tuple[str, str], Contract] = {}
+
+    def _build_registries(self) -> None:
         self.registry = referencing.Registry().with_resources(
             (uri, referencing.Resource.from_contents(s, default_specification=referencing.jsonschema.DRAFT202012))
             for uri, s in self.schemas.items()
         )
         self.rs_registry = jsonschema_rs.Registry(list(self.schemas.items()))
-        self._contracts: dict[tuple[str, str], Contract] = {}
+
+    def add_pack(self, pack: CompiledPack) -> Pack:
+        """Register a compiled contract pack's operations (see ``contracts.load_pack``). Adding the same file again
+        is a no-op (or a reload, when the file changed); an operation that another pack or a built-in contract
+        already defines is a PackError naming both."""
+        for name in pack.operations:
+            existing = self.indexes.get((pack.provider, name))
+            if existing is None:
+                continue
+            owner = existing.get("pack", {}).get("file")
+            if owner != pack.file:
+                other = f"the pack {owner}" if owner else "the built-in contracts"
+                raise PackError(pack.file, "", f"the operation {pack.provider}/{name} is defined both here and in {other}.")
+        changed = [n for n in pack.operations if self.indexes.get((pack.provider, n)) != pack.indexes[n]]
+        if changed:
+            for name in changed:
+                self.indexes[(pack.provider, name)] = pack.indexes[name]
+                self._contracts.pop((pack.provider, name), None)
+            self.schemas.update(pack.schemas)
+            self._build_registries()
+        return Pack(pack.file, pack.provider, pack.operations, {n: self.get(pack.provider, n) for n in pack.operations})
+
+    @property
+    def packs(self) -> list[str]:
+        """The files of the packs registered, in the order they were added."""
+        return list(dict.fromkeys(i["pack"]["file"] for i in self.indexes.values() if "pack" in i))
 
     def _load_dir(self, directory: Any, prefix: str) -> None:
         for entry in sorted(directory.iterdir(), key=lambda p: p.name):
@@ -347,7 +380,8 @@ class Contract:
         blocked = any(v.severity is Severity.ERROR for v in violations)
         found, skipped = run_checks(self.index["request_checks"], REQUEST_CHECKS, ctx, tolerance) if not blocked else ([], [])
         report = Report(violations + found, skipped)
-        note = "" if ctx.image else ("the request carries its image as a URL" if envelope.form == "url" else ctx.image_note)
+        by_url = envelope.form == "url" or self.index.get("roles", {}).get("request", {}).get("image", {}).get("format") == "uri"
+        note = "" if ctx.image else ("the request carries its image as a URL" if by_url else ctx.image_note)
         return report, RequestFacts(ctx.image, note, self._params(instance), ctx.image_data)
 
     def validate_request(
@@ -411,8 +445,9 @@ class Contract:
         ctx = CheckContext(
             body=body, locations=self.index.get("locations", {}), image=facts.image, image_note=facts.note,
             params=facts.params, threshold_parameter=self.index.get("score_threshold_parameter"), max_pixels=max_pixels,
+            roles=self.index.get("roles", {}),
         )
-        found, skipped = run_checks(self.index["checks"], CHECKS, ctx, tolerance)
+        found, skipped = run_checks(self.index["checks"], RESPONSE_CHECKS, ctx, tolerance)
         return Report(self._superseded(violations, found) + found, skipped)
 
     def _superseded(self, violations: list[Violation], found: list[Violation]) -> list[Violation]:

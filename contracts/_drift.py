@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._har import Interaction, RecordingError, judge
+from ._geometry import GeometryError, box_from_json, mask_from_json, points_from_json, polygon_to_mask
+from ._har import Interaction, Judgement, RecordingError, judge
 from ._images import ImageError, decode_image_string, open_image
 from ._paths import find
 
@@ -125,8 +126,14 @@ def compare_pair(a: Interaction, b: Interaction, tolerances: Tolerances) -> Entr
     if a.status != contract.index["success"]["status"]:
         drift.differences.append(f"the error bodies differ: {_brief(body_a)} in A, {_brief(body_b)} in B.")
         return drift
-    locations = contract.index.get("locations", {})
-    things_a, things_b = objects(locations, body_a), objects(locations, body_b)
+    if "roles" in contract.index:  # a pack: each side read in its own operation's conventions, then in pixels
+        judgement_b = judge(b)
+        contract_b = catalog().get(judgement_b.provider, judgement_b.operation)
+        things_a = role_objects(contract.index["roles"], body_a, _size(judgement))
+        things_b = role_objects(contract_b.index.get("roles", {}), body_b, _size(judgement_b))
+    else:
+        locations = contract.index.get("locations", {})
+        things_a, things_b = objects(locations, body_a), objects(locations, body_b)
     _compare_labels(things_a, things_b, tolerances, drift)
     for kind in ("segment", "box"):
         _compare_kind([t for t in things_a if t.kind == kind], [t for t in things_b if t.kind == kind], tolerances, drift)
@@ -198,6 +205,84 @@ def _class_map_segments(body: Any, pointer: str, class_map_pointer: str | None) 
     names: dict[str, Any] = found if isinstance(found, dict) else {}
     return [Thing("segment", int(value), str(names.get(str(int(value)), value)), None, mask=pixels == value)
             for value in np.unique(pixels)]
+
+
+# --- reading the objects of a pack's answer, by role -------------------------------------------------------------
+
+def _size(judgement: Judgement) -> tuple[int, int] | None:
+    image = judgement.image
+    return None if image is None else (image.width, image.height)
+
+
+def role_objects(roles: Mapping[str, Any], body: Any, size: tuple[int, int] | None) -> list[Thing]:
+    """The segments and boxes of a pack operation's answer, converted to pixels: boxes to ``xyxy`` corners, masks
+    (PNG, COCO RLE plain or compressed, polygons) to boolean arrays, scores to [0, 1]. ``size`` is the request
+    image's (width, height), else the size the answer echoes is used; normalised values need one of them."""
+    response = roles.get("response", {})
+    size = size or _echoed_size(response, body)
+    out: list[Thing] = []
+    items = response.get("items")
+    item_roles = response.get("item", {})
+    for index, item in enumerate(_role_items(body, items)):
+        label = _role_value(item, item_roles.get("label"))
+        score = _role_value(item, item_roles.get("score"))
+        scale = item_roles.get("score", {}).get("scale", 1)
+        name = label if isinstance(label, str) else None
+        unit_score = score / scale if isinstance(score, (int, float)) and not isinstance(score, bool) else None
+        box = _role_box(item, item_roles.get("box"), size)
+        if box is not None:
+            out.append(Thing("box", index, name, unit_score, box=box))
+        mask = _role_mask(item, item_roles, size)
+        if mask is not None:
+            out.append(Thing("segment", index, name, unit_score, mask=mask))
+    class_map = response.get("class-map-mask")
+    if class_map:
+        names = response.get("class-names")
+        out += _class_map_segments(body, class_map["pointer"], names["pointer"] if names else None)
+    return out
+
+
+def _echoed_size(response: Mapping[str, Any], body: Any) -> tuple[int, int] | None:
+    width, height = (response.get(r) for r in ("image-width", "image-height"))
+    w = next((v for _, v in find(body, width["pointer"])), None) if width else None
+    h = next((v for _, v in find(body, height["pointer"])), None) if height else None
+    return (int(w), int(h)) if isinstance(w, (int, float)) and isinstance(h, (int, float)) else None
+
+
+def _role_items(body: Any, pointer: str | None) -> list[Any]:
+    if pointer is None:
+        return []
+    found = next((v for _, v in find(body, pointer)), None)
+    return found if isinstance(found, list) else []
+
+
+def _role_value(item: Any, spec: Mapping[str, Any] | None) -> Any:
+    return None if spec is None else next((v for _, v in find(item, spec["path"])), None)
+
+
+def _role_box(item: Any, spec: Mapping[str, Any] | None, size: tuple[int, int] | None) -> tuple[float, float, float, float] | None:
+    value = _role_value(item, spec)
+    if spec is None or value is None or (spec.get("units") == "normalized" and size is None):
+        return None
+    try:
+        return box_from_json(value, spec, *(size or (1, 1)))
+    except GeometryError:
+        return None
+
+
+def _role_mask(item: Any, item_roles: Mapping[str, Any], size: tuple[int, int] | None) -> Any:
+    spec, polygon = item_roles.get("mask"), item_roles.get("polygon")
+    value = _role_value(item, spec)
+    try:
+        if spec is not None and value is not None:
+            return mask_from_json(value, spec.get("encoding", "png-base64"))
+        points = _role_value(item, polygon)
+        if polygon is not None and points is not None and size is not None:
+            pixels = points_from_json(points, polygon.get("point", "pair"), polygon.get("units", "pixels"), *size)
+            return polygon_to_mask(pixels, *size)
+    except GeometryError:
+        return None
+    return None
 
 
 # --- comparing -------------------------------------------------------------------------------------------------

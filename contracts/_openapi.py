@@ -120,6 +120,8 @@ def _responses(contract: Contract, bundler: _Bundler) -> dict[str, Any]:
 
 def _security(contract: Contract) -> tuple[list[dict[str, list[str]]], dict[str, Any]]:
     auth = contract.index["auth"]
+    if auth is None:  # a contract pack that declares no security scheme
+        return [{}], {}
     if auth["scheme"] == "bearer":
         scheme_name, scheme = "bearer", {"type": "http", "scheme": "bearer"}
     else:
@@ -229,7 +231,8 @@ def build(
                     this["parameters"] = _model_parameters(model_params, (models or {}).get(provider)) + this["parameters"]
                     this["operationId"] += "__" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
                 item = paths.setdefault(path, {})
-                item["post"] = _merge(item["post"], this) if "post" in item else this
+                method = contract.index["method"].lower()  # packs may use PUT and others
+                item[method] = _merge(item[method], this) if method in item else this
     if not paths:
         raise ValueError("No operation matched the providers and operations asked for.")
     return {

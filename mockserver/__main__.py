@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vision-mock: {exc}", file=sys.stderr)
         return 2
     print(
-        f"vision-mock: serving {', '.join(config.providers)} on http://{config.host}:{config.port} "
+        f"vision-mock: serving {', '.join(config.served_providers())} on http://{config.host}:{config.port} "
         f"(seed {config.seed}, models: {', '.join(f'{m}={t}' for m, t in config.models.items())})",
         file=sys.stderr,
     )

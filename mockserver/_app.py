@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, WireError, open_image
 
-from . import _families, _generate, _hub
+from . import _families, _generate, _hub, _packs
 from ._admin import ADMIN_PREFIX, admin_router
 from ._adminauth import AdminGuard
 from ._auth import credential, token_ok
@@ -183,6 +183,7 @@ class Server:
             ("huggingface", "object-detection"): self._hf_detection,
             ("roboflow", "semantic-segmentation"): self._roboflow,
             ("airefinery", "image-segmentation"): self._airefinery,
+            **{(c.provider, c.operation): _packs.pack_generator(c, self._common()) for c in config.pack_contracts()},
         }
         self.sources = Sources(config)  # --replay / --upstream: answers the mock does not compute
 
@@ -281,7 +282,7 @@ class Server:
     def cache_key(self, contract: Contract, raw: RawRequest, envelope: contracts.Request, image: bytes) -> str:
         """The response cache's key: the canonical parsed request with its image's bytes (``_wire.cache_identity``),
         the operation and the seed. Computed after validation, so a hit never skips it."""
-        auth = contract.index.get("auth", {})
+        auth = contract.index.get("auth") or {}
         credential = raw.header(auth["name"]) if auth.get("in") == "header" else None
         return _generate.digest(
             contract.provider, contract.operation, str(self.config.seed), cache_identity(contract, envelope, image, credential),
@@ -642,8 +643,13 @@ def _routes(config: Config) -> list[Route]:
         if provider not in config.providers:
             continue
         contract = contracts.get(provider, operation)
+        if _packs.is_pack(contract):
+            continue
         for path in contract.index["paths"]:
             grouped.setdefault((provider, contract.index["method"], path), []).append(contract)
+    for contract in config.pack_contracts():  # beside the providers (Config refused path clashes)
+        for path in contract.index["paths"]:
+            grouped.setdefault((contract.provider, contract.index["method"], path), []).append(contract)
     routes = [Route(p, m, path, tuple(cs)) for (p, m, path), cs in grouped.items()]
     # literal paths before templated ones, so /v1/images/segmentations never falls to Roboflow's /{dataset}/{version}
     return sorted(routes, key=lambda r: (r.path.count("{") > 0 and r.path.startswith("/{"), r.path))
@@ -773,15 +779,17 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI, config: Config) -> dict[str, Any]:
-    """The contracts' OpenAPI document for the enabled providers, plus FastAPI's own paths for the other routes."""
+    """The contracts' OpenAPI document for the enabled providers and the packs, plus FastAPI's own paths for the other
+    routes."""
     if app.openapi_schema:
         return app.openapi_schema
     from vision_contracts.contracts import openapi as contract_openapi
 
-    provider_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.tags and r.tags[0] in config.providers]
+    served = config.served_providers()  # the built-in providers enabled, then the packs'
+    provider_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.tags and r.tags[0] in served]
     generated = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     models = None if config.guess_tasks else {"huggingface": sorted(config.served_models())}
-    doc = contract_openapi.build(list(config.providers), models=models, server_url=f"http://{config.host}:{config.port}")
+    doc = contract_openapi.build(list(served), models=models, server_url=f"http://{config.host}:{config.port}")
     paths = doc.setdefault("paths", {})
     operation_paths = {getattr(r, "path_format", "") for r in provider_routes if not r.path.startswith("/authentication")}
     for path, item in generated.get("paths", {}).items():

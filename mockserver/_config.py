@@ -12,7 +12,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from . import _families
+from vision_contracts import contracts
+from vision_contracts.contracts import Contract
+
+from . import _families, _packs
 from ._adminauth import ADMIN_TOKEN_ENV, allowed_hosts
 from ._state import without_password
 
@@ -82,6 +85,7 @@ class Config:
     workers: int = 1
     seed: int = 0
     providers: tuple[str, ...] = PROVIDERS
+    packs: tuple[str, ...] = ()  # contract pack files (OpenAPI + x-vision roles), served beside the providers
     models: Mapping[str, str] = field(default_factory=lambda: _frozen_map(DEFAULT_MODELS))
     guess_tasks: bool = False
     families: Mapping[str, Any] = field(default_factory=_frozen_map)
@@ -145,6 +149,10 @@ class Config:
         object.__setattr__(self, "models", _frozen_map(self.models))
         object.__setattr__(self, "image_urls", _frozen_map(self.image_urls))
         object.__setattr__(self, "providers", tuple(self.providers))
+        object.__setattr__(self, "packs", tuple(self.packs))
+        pack_problem = _pack_problem(self)
+        if pack_problem:
+            raise ConfigError(pack_problem)
         unknown = [p for p in self.providers if p not in PROVIDERS]
         if unknown:
             raise ConfigError(f"Unknown provider(s) {', '.join(unknown)}; the mock serves {', '.join(PROVIDERS)}.")
@@ -173,8 +181,8 @@ class Config:
         object.__setattr__(self, "scenarios", tuple(self.scenarios))
         object.__setattr__(self, "roboflow_models", tuple(self.roboflow_models))
         for provider in [*self.auth, *self.rate_limits]:
-            if provider not in PROVIDERS:
-                raise ConfigError(f"Unknown provider {provider!r} in auth or rate_limits; the mock serves {', '.join(PROVIDERS)}.")
+            if provider not in self.served_providers():
+                raise ConfigError(f"Unknown provider {provider!r} in auth or rate_limits; the mock serves {', '.join(self.served_providers())}.")
         for provider, rate in self.rate_limits.items():
             if not isinstance(rate, Mapping) or set(rate) != {"requests", "seconds"}:
                 raise ConfigError(f"rate_limits[{provider!r}] must be {{\"requests\": N, \"seconds\": S}}, got {rate!r}.")
@@ -200,6 +208,14 @@ class Config:
         """The accepted tokens when auth is on for ``provider``, else None."""
         tokens = self.auth.get(provider)
         return tuple(tokens) if tokens else None
+
+    def pack_contracts(self) -> list[Contract]:
+        """The operations of every pack in ``packs`` (loaded once per file version)."""
+        return [c for pack in _packs.load_packs(self.packs) for c in pack.contracts.values()]
+
+    def served_providers(self) -> tuple[str, ...]:
+        """The enabled built-in providers, then the packs' providers."""
+        return tuple(dict.fromkeys([*self.providers, *(c.provider for c in self.pack_contracts())]))
 
     def catalogue(self) -> _families.Catalogue:
         """The model families: the built-in catalogue with ``families`` merged over it."""
@@ -232,8 +248,8 @@ class Config:
 def _proxy_problem(config: Config) -> str | None:
     """The first unusable value among the proxy and recording options, as a sentence."""
     for provider, url in config.upstream.items():
-        if provider not in PROVIDERS:
-            return f"upstream: expected a provider among {', '.join(PROVIDERS)}, got {provider!r}."
+        if provider not in config.served_providers():
+            return f"upstream: expected a provider among {', '.join(config.served_providers())}, got {provider!r}."
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return f"upstream[{provider!r}]: expected an http:// or https:// base URL, got {url!r}."
     if config.on_miss not in ("error", "mock", "upstream"):
@@ -276,6 +292,19 @@ def _service_problem(config: Config) -> str | None:
     return None
 
 
+def _pack_problem(config: Config) -> str | None:
+    """The first pack that cannot be served (unreadable, invalid, or a path another operation serves), as a sentence."""
+    if not config.packs:
+        return None
+    try:
+        served = config.pack_contracts()
+    except _packs.PackError as exc:
+        return str(exc)
+    builtin = [contracts.get(p, o) for p, o in contracts.operations() if p in config.providers]
+    found = _packs.clashes([c for c in builtin if not _packs.is_pack(c)] + served)
+    return found[0] if found else None
+
+
 _KEYS = frozenset(f.name for f in fields(Config))
 
 
@@ -297,7 +326,18 @@ def from_mapping(data: Mapping[str, Any], base: Config | None = None, *, root: P
         values["families"] = _merge_families(base.families, values["families"], root)
     if isinstance(values.get("providers"), str):
         values["providers"] = _split(values["providers"])
+    if "packs" in values:
+        values["packs"] = (*base.packs, *_pack_paths(values["packs"], root))
     return replace(base, **values)
+
+
+def _pack_paths(paths: Any, root: Path | None) -> tuple[str, ...]:
+    """Pack paths made absolute (relative ones against ``root``, else the current directory)."""
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError(f"packs must be a list of pack file paths, got {paths!r}.")
+    return tuple(str(((root or Path.cwd()) / p).resolve()) for p in paths)
 
 
 def _merge_families(base: Mapping[str, Any], extra: Any, root: Path | None = None) -> Mapping[str, Any]:
@@ -374,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     guessing.add_argument("--no-guess-tasks", action="store_true",
                           help="answer 404 for Hugging Face models neither the catalogue nor --model lists (the default; "
                                "overrides guess_tasks in --config)")
+    p.add_argument("--pack", metavar="FILE", action="append", default=[],
+                   help="a contract pack (OpenAPI 3.1 with x-vision roles, JSON or YAML) whose operations are served beside "
+                        "the providers (repeatable)")
     p.add_argument("--providers", help=f"comma-separated providers to serve (default {','.join(PROVIDERS)})")
     p.add_argument("--image-dir", metavar="DIR", help="serve Roboflow ?image=URL from files in DIR, matched by the URL's basename")
     p.add_argument("--image-url", metavar="URL=FILE", action="append", type=_url_pair, default=[], help="serve one ?image=URL from a local file; repeatable")
@@ -514,6 +557,8 @@ def load_config(args: argparse.Namespace) -> Config:
         values["keep_bodies_mb"] = args.keep_bodies_mb
     if args.providers is not None:
         values["providers"] = _split(args.providers)
+    if args.pack:
+        values["packs"] = (*config.packs, *_pack_paths(args.pack, None))
     if args.model:
         values["models"] = {**config.models, **dict(args.model)}
     if args.image_url:

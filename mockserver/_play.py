@@ -21,6 +21,7 @@ from vision_contracts.contracts import Contract
 
 from ._auth import credential, token_ok
 from ._limits import DelayBudget
+from ._packs import is_pack
 from ._scenarios import CONTROL_HEADER, Admission, ScenarioError, Spec, parse_header
 from ._state import offload, settle
 from ._wire import JSON_MEDIA_TYPE, RawRequest, error_response
@@ -60,7 +61,7 @@ class Outcome:
 
 
 def _status_response(contract: Contract, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    if status not in contract.error_statuses:
+    if status not in contract.error_statuses and not is_pack(contract):  # a pack's undeclared status: {"error": ...}
         status = 500 if 500 in contract.error_statuses else contract.error_statuses[-1]
     return error_response(contract, status, message, headers=headers)
 
@@ -95,11 +96,21 @@ def _specs(header: str | None, admission: Admission) -> list[Spec]:
     return [admission.rule] if admission.rule is not None else []
 
 
+#: The credential check of an operation that declares none (a pack without securitySchemes) when --auth names
+#: its provider.
+_BEARER = {"scheme": "bearer", "in": "header", "name": "authorization", "failure_status": 401, "failure_message": "Unauthorized"}
+
+
+def _auth(contract: Contract) -> Mapping[str, Any]:
+    auth: Mapping[str, Any] = contract.index.get("auth") or _BEARER
+    return auth
+
+
 async def gate(server: Any, contract: Contract, raw: RawRequest, path_params: Mapping[str, Any]) -> Outcome:
     """Auth, then rate limit, then scenarios (control header, else a matching rule), then model loading."""
     model = _model(contract, path_params)
     tokens = server.config.auth_tokens(contract.provider)
-    auth = contract.index["auth"]
+    auth = _auth(contract)
     if tokens is not None and not token_ok(credential(auth["scheme"], auth["name"], raw.headers, raw.query), tokens):
         return Outcome(_status_response(contract, auth["failure_status"], auth["failure_message"]), played=["auth"])
     header = raw.header(CONTROL_HEADER)
@@ -141,7 +152,8 @@ async def _play(server: Any, contract: Contract, raw: RawRequest, model: str, sp
         after = max(1, int(spec.get("retry_after")))
         return _status_response(contract, 429, f"Rate limit reached: retry after {after} seconds.", {"retry-after": str(after)})
     if name == "unauthorized":
-        return _status_response(contract, contract.index["auth"]["failure_status"], contract.index["auth"]["failure_message"])
+        auth = _auth(contract)
+        return _status_response(contract, auth["failure_status"], auth["failure_message"])
     if name == "not-found":
         message = f"Model {model} does not exist" if contract.provider == "huggingface" else "Not Found"
         return _status_response(contract, 404, message)

@@ -7,6 +7,7 @@ the image's place in a request from ``index["image"]``, and request validity fro
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -24,6 +25,8 @@ from starlette.responses import Response
 from vision_contracts import contracts
 from vision_contracts.contracts import Contract, ImageError, Report, Violation, WireError, decode_image_string
 
+from . import _packs
+from ._generate_roles import Resolve, fill, put, schema_at
 from ._journal import is_secret_name, redact_url
 
 __all__ = [
@@ -185,14 +188,27 @@ def _oversized_part_header(body: bytes, delimiter: bytes) -> bool:
 @dataclass(frozen=True)
 class ErrorShape:
     key: str  # the body's required property: "error", "message", "detail"
-    kind: str  # "text" (a string), "validation" (FastAPI's [{loc, msg, type}]) or "const" (a fixed string)
+    kind: str  # "text" (a string), "validation" (FastAPI's [{loc, msg, type}]), "const" (a fixed string) or "filled"
     const: str | None = None
+    template: Any = None  # "filled": a body made from the schema, the message going at ``key`` (a JSON pointer)
 
 
 @functools.cache
 def error_shape(contract: Contract, status: int) -> ErrorShape:
-    """How the contract's error schema for ``status`` wants the body built (contracts are long-lived: memoised)."""
+    """How the contract's error schema for ``status`` wants the body built (contracts are long-lived: memoised).
+    A pack's error body is made from its schema (``_generate_roles.fill``) with the message at its first required
+    string property; a status a pack does not declare answers ``{"error": message}``."""
+    if str(status) not in contract.index.get("errors", {}) and _packs.is_pack(contract):
+        return ErrorShape("error", "text")
     schema = contract.error_schema(status)
+    if _packs.is_pack(contract):
+        uri = contract.uri(contract.index["errors"][str(status)])
+        resolve = _packs.schema_resolver(contract)
+        template = fill(schema, uri, resolve)
+        pointer = _message_pointer(schema, uri, resolve)
+        if pointer is not None and isinstance(template, dict):
+            return ErrorShape(pointer, "filled", template=template)
+        return ErrorShape("error", "text")
     key = schema["required"][0]
     prop = schema.get("properties", {}).get(key, {})
     if "const" in prop:
@@ -202,9 +218,30 @@ def error_shape(contract: Contract, status: int) -> ErrorShape:
     return ErrorShape(key, "text")
 
 
+def _message_pointer(schema: Any, uri: str, resolve: Resolve, at: str = "", depth: int = 0) -> str | None:
+    """The pointer of the first required string property (depth first), where an error's message goes."""
+    node, uri = schema_at(schema, uri, resolve, "")
+    if not isinstance(node, dict) or depth > 4:
+        return None
+    props = node.get("properties", {})
+    for name in node.get("required", []) + [n for n in ("message", "error", "detail") if n in props]:
+        child, child_uri = schema_at(props.get(name, {}), uri, resolve, "")
+        if isinstance(child, dict) and child.get("type") == "string" and "const" not in child and "enum" not in child:
+            return f"{at}/{name}"
+        if isinstance(child, dict) and child.get("type") == "object":
+            found = _message_pointer(child, child_uri, resolve, f"{at}/{name}", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def reject_status(contract: Contract) -> int:
-    """The status a malformed request gets: 422 where the service answers FastAPI validation lists, else 400."""
+    """The status a malformed request gets: 422 where the service answers FastAPI validation lists, else 400; for a
+    pack, the client error it declares (400 first; not 401, 403, 404 or 429), else 400."""
     statuses = contract.error_statuses
+    if _packs.is_pack(contract):  # the pack's declared client error (400 first), else 400 with {error}
+        declared = sorted(s for s in statuses if 400 <= s < 500 and s not in (401, 403, 404, 429))
+        return 400 if 400 in declared or not declared else declared[0]
     if 422 in statuses and error_shape(contract, 422).kind == "validation":
         return 422
     return 400
@@ -235,6 +272,9 @@ def error_body(contract: Contract, status: int, message: str, violations: Iterab
     if shape.kind == "validation":
         items = [{"loc": loc_of(v.path), "msg": v.message, "type": v.check} for v in violations]
         return {shape.key: items or [{"loc": ["body"], "msg": message, "type": "value_error"}]}
+    if shape.kind == "filled":
+        body: dict[str, Any] = put(copy.deepcopy(shape.template), shape.key, message)
+        return body
     return {shape.key: message}
 
 
@@ -348,7 +388,7 @@ def judged_headers(contract: Contract) -> frozenset[str] | None:
     if set(schema) - _NAMING_KEYWORDS:
         return None
     names = {str(name).lower() for name in schema.get("properties", {})} | set(_ALWAYS_JUDGED)
-    auth = contract.index.get("auth", {})
+    auth = contract.index.get("auth") or {}
     if auth.get("in") == "header":
         names.add(str(auth["name"]).lower())
     return frozenset(names)

@@ -127,6 +127,9 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--vision-target", metavar="URL", help="run the conformance tests against this base URL (the mock, or a provider)")
     group.addoption("--vision-provider", metavar="P", help="provider of the operation to check: huggingface, roboflow, airefinery")
     group.addoption("--vision-operation", metavar="O", help="operation to check, e.g. object-detection")
+    group.addoption("--vision-pack", metavar="FILE", action="append", default=[],
+                    help="a contract pack whose operations may be checked (repeatable); with one pack of one operation, "
+                         "--vision-provider and --vision-operation default to it")
     group.addoption("--vision-examples", metavar="N", type=int, default=10, help="valid and invalid requests per wire form (default 10)")
     group.addoption("--vision-seed", metavar="S", type=int, default=0, help="seed of the generated requests (default 0)")
     group.addoption("--vision-token-env", metavar="VAR", help="environment variable holding the API token, sent as the contract's auth scheme")
@@ -180,6 +183,17 @@ class _Run:
         return shlex.join([*args, "-k", name])
 
 
+def _only_pack_operation(config: pytest.Config) -> tuple[str | None, str | None]:
+    """The one operation of the session's packs (``--vision-pack``, ``vision_packs``), when there is exactly one."""
+    from vision_contracts import contracts
+
+    from ._packs import pack_paths
+
+    files = set(pack_paths(config))
+    found = [(p, o) for p, o in contracts.operations() if contracts.get(p, o).index.get("pack", {}).get("file") in files]
+    return found[0] if len(found) == 1 else (None, None)
+
+
 def _run_of(config: pytest.Config) -> _Run | None:
     target = config.getoption("vision_target")
     if not target:
@@ -187,6 +201,8 @@ def _run_of(config: pytest.Config) -> _Run | None:
     from vision_contracts import contracts
 
     provider, operation = config.getoption("vision_provider"), config.getoption("vision_operation")
+    if not provider and not operation:
+        provider, operation = _only_pack_operation(config)
     if not provider or not operation:
         raise pytest.UsageError("--vision-target needs --vision-provider and --vision-operation, e.g. "
                                 "--vision-provider huggingface --vision-operation object-detection.")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from ._handle import VisionMock, http_admin
+from ._packs import pack_paths
 from ._recordings import replaying
 
 __all__ = ["vision_intercept", "vision_mock", "vision_respx", "vision_sdk_env"]
@@ -55,6 +56,9 @@ def base_config(pytestconfig: pytest.Config) -> Any:
         except (OSError, ValueError, ConfigError) as exc:
             raise pytest.UsageError(f"{INI_CONFIG} = {path}: cannot use {where}: {exc}") from None
         config = replace(config, host="127.0.0.1", port=0)
+    packs = pack_paths(pytestconfig)
+    if packs:
+        config = replace(config, packs=tuple(dict.fromkeys((*config.packs, *packs))))
     seed = pytestconfig.getini(INI_SEED)
     if seed not in (None, ""):
         config = replace(config, seed=int(seed))

@@ -159,7 +159,7 @@ class Translator:
             return st.none()
         if schema is False:
             raise UnsupportedSchema(f"The schema at {'/'.join(map(str, parts)) or '(root)'} is false, so no value is valid.")
-        unknown = set(schema) - SUPPORTED
+        unknown = {k for k in set(schema) - SUPPORTED if not k.startswith("x-")}  # x-*: extensions (a pack's x-vision roles)
         if unknown:
             raise UnsupportedSchema(f"The strategies do not support the keywords {sorted(unknown)} (at /{'/'.join(map(str, parts))}).")
         if "const" in schema:

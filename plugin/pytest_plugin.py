@@ -11,13 +11,14 @@ import pytest
 # on sys.path, and a project folder named contracts/ would otherwise shadow the toolkit's (test_pytester_shadowing).
 from vision_contracts import contracts  # noqa: F401
 
-from . import _conformance, _fixtures, _recordings
+from . import _conformance, _fixtures, _packs, _recordings
 from ._fixtures import _vision_apps, _vision_servers, vision_intercept, vision_mock, vision_respx, vision_sdk_env  # noqa: F401 (fixtures)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     _conformance.addoption(parser)
     _recordings.addoption(parser)
+    _packs.addoption(parser)
     parser.addini("vision_seed", "seed of the vision_mock / vision_respx mock server (labels, scores)", default="0")
     parser.addini("vision_mock_config", "JSON file of mock server Config fields, relative to the ini file", default="")
     parser.addini("vision_admin_token", "admin token of the vision_mock / vision_respx mock server (its --admin-token), sent "
@@ -34,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vision_seed(seed): use a mock server with this seed for this test (vision_mock, vision_respx)")
     config.addinivalue_line("markers", "vision_allow_hosts(*hosts): hosts (exact, or *.domain) vision_intercept lets this test "
                                        "reach besides the providers' (answered by the mock) and loopback")
+    _packs.load(config)
     _fixtures.configure(config)
     _recordings.configure(config)
 

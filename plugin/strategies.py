@@ -194,7 +194,13 @@ class _Shape:
                 out[name] = st.just({})
             else:
                 out[name] = self.translator.strategy(schema, self.resolver, (name,))
+        out["path"] = out["path"].filter(_routable)
         return out
+
+
+def _routable(path: Any) -> bool:
+    """Path parameters a URL can carry: an empty segment routes nowhere (a pack's path schema may allow '')."""
+    return not isinstance(path, dict) or all(v != "" for v in path.values())
 
 
 # --- images inside requests ----------------------------------------------------------------------------------
@@ -266,6 +272,18 @@ def _find_property(contract: Contract, names: list[str]) -> str | None:
     return None
 
 
+def _content_type_choices(shape: _Shape, sample: ImageSample) -> st.SearchStrategy[str | None] | None:
+    """The Content-Types to draw for a raw or text body: what real clients send where the form accepts any type
+    (``*/*``), else the form's own listed types (the image's own type first when listed, as a pack's
+    ``image/png``/``image/jpeg`` bodies want)."""
+    listed = [t for t in shape.form.get("content_types", []) if "*" not in t]
+    if shape.encoding not in CONTENT_TYPES or "*/*" in shape.form.get("content_types", []) or not listed:
+        return _CONTENT_TYPE_PICKS.get(shape.encoding)
+    if shape.encoding == "raw" and sample.media_type in listed:
+        return st.just(sample.media_type)
+    return pick(listed)
+
+
 @st.composite
 def _valid_request(
     draw: st.DrawFn, shape: _Shape, sections: Mapping[str, st.SearchStrategy[Any]], image_strategy: st.SearchStrategy[Any], url_prefix: str,
@@ -286,7 +304,7 @@ def _valid_request(
         if fit is not None:
             envelope["body"] = fit(envelope["body"], sample.size)
     headers = dict(envelope["headers"] or {})
-    choices = _CONTENT_TYPE_PICKS.get(shape.encoding)
+    choices = _content_type_choices(shape, sample)
     if choices is not None and "content-type" not in headers:
         content_type = draw(choices)
         if content_type is not None:

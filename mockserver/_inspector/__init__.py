@@ -228,6 +228,8 @@ def detail(server: Server, entry_id: int) -> Detail:
                                 "or none are kept with --keep-bodies-mb 0, or the request was refused before its body was "
                                 "read): its metadata is all there is.")
     contract = _contract(found)
+    if contract is not None and "roles" in contract.index:  # a pack's answer is drawn by its roles (draw.js)
+        facts["roles"] = contract.index["roles"]["response"]
     if kept is not None:
         facts["response_headers"] = [list(h) for h in kept.response_headers]
         facts["request_size"] = len(kept.request_body)
@@ -383,10 +385,20 @@ def _data_uri(image: bytes | None) -> str | None:
     return f"data:{_BROWSER_FORMATS[fmt]};base64,{base64.b64encode(image).decode('ascii')}"
 
 
+def _response_roles(provider: str, operation: str) -> Any:
+    """A pack operation's response roles (draw.js reads its answers by them), else None."""
+    try:
+        roles = contracts.get(provider, operation).index.get("roles")
+    except contracts.UnknownOperation:
+        return None
+    return roles["response"] if roles else None
+
+
 def report_html(title: str, cases: Sequence[ReportCase]) -> str:
     """One self-contained HTML page drawing every case (the inspector's CSS and ``draw.js`` inlined: works offline)."""
     data = [{"name": c.name, "provider": c.provider, "operation": c.operation, "message": c.message, "status": c.status,
-             "image": _data_uri(c.image), "answer": c.answer, "params": dict(c.params), "violations": list(c.violations)}
+             "image": _data_uri(c.image), "answer": c.answer, "params": dict(c.params), "violations": list(c.violations),
+             "roles": _response_roles(c.provider, c.operation)}
             for c in cases]
     payload = json.dumps(data, default=str).replace("</", "<\\/")
     return static_text("report.html").replace("{{TITLE}}", html.escape(title)).replace(

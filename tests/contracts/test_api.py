@@ -21,6 +21,7 @@ EXPECTED_EXPORTS = {
     "contracts_version", "find_recordings", "identify", "is_secret_name", "judge", "match_path", "pixel_facts", "read_har",
     "read_recordings", "redact_header_value", "redact_interaction", "redact_url", "verdict_header", "write_har",
     "DriftReport", "EntryDrift", "Tolerances", "compare_recordings",
+    "ROLES", "ROLE_CHECKS", "LintFinding", "Pack", "PackError", "lint_pack", "load_pack",
 }
 
 
@@ -31,7 +32,7 @@ def test_exported_members():
         if callable(member) and hasattr(member, "__module__"):
             assert member.__module__.startswith("vision_contracts.contracts"), name
     public_modules = {n for n in dir(contracts) if n[0] not in "_@" and type(getattr(contracts, n)).__name__ == "module"}
-    assert public_modules <= {"openapi"}
+    assert public_modules <= {"openapi", "geometry"}
 
 
 def test_unknown_operation_lists_the_known_ones():

@@ -78,13 +78,14 @@ def test_the_wheel_holds_one_namespace_its_data_and_entry_points(built):
 
     # every module and data file of the three folders, at its namespaced place, and nothing else
     expected = {f"vision_contracts/{p.relative_to(ROOT)}" for layer in LAYERS for p in (ROOT / layer).rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".json", ".typed", ".html", ".css", ".js"}}
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".json", ".yaml", ".typed", ".html", ".css", ".js"}}
     shipped = {n for n in names if n.startswith("vision_contracts/")}
     assert shipped == expected, f"missing {sorted(expected - shipped)}; unexpected {sorted(shipped - expected)}"
     assert {f"vision_contracts/{layer}/py.typed" for layer in LAYERS} <= shipped
     schemas = {n for n in shipped if n.startswith("vision_contracts/contracts/schemas/") and n.endswith(".json")}
     examples = {n for n in shipped if n.startswith("vision_contracts/contracts/examples/") and n.endswith(".json")}
     assert len(schemas) >= 4 * 4 + 2 and len(examples) >= 4  # four operations x four files, plus the common ones
+    assert {"vision_contracts/contracts/packs/roboflow-detect.yaml", "vision_contracts/contracts/packs/instance-segmentation-rle.yaml"} <= shipped
 
     assert dict(entry_points["console_scripts"]) == {
         "vision-mock": "vision_contracts.mockserver.__main__:main",

@@ -1,9 +1,12 @@
 /* vision-contracts inspector: draws a provider's answer over its input image on a canvas.
    Shared by the inspector's entry page and the conformance run's HTML report (inlined there). No dependencies.
 
-   VisionDraw.render(canvas, image, answer, {provider, operation, params}) -> Promise<Drawing>
+   VisionDraw.render(canvas, image, answer, {provider, operation, params, roles}) -> Promise<Drawing>
      image: an HTMLImageElement already loaded (or null: the answer is drawn on a blank canvas of the masks' size)
-     Drawing.items: [{index, kind: "mask"|"box"|"class"|"point", label, score, colour, area, box, path}]
+     roles: a contract pack's response roles (its operation index's roles.response); when given, the answer is read
+       by them: items, label, score, box (xyxy/xywh/cxcywh, pixels/normalized, keys or array), polygon (pair/object
+       points), mask (png-base64, COCO RLE plain or compressed counts), class-map-mask with class-names
+     Drawing.items: [{index, kind: "mask"|"box"|"class"|"polygon", label, score, colour, area, box, path}]
      Drawing.highlight(i): emphasise item i (null: none); Drawing.itemForPath(jsonPath): the item a JSON path concerns
 */
 (function (global) {
@@ -108,9 +111,142 @@
     return {items: items, points: points};
   }
 
+
+  /* --- answers read by a contract pack's roles ---------------------------------------------------------------- */
+
+  function tokens(pointer) {
+    if (!pointer) return [];
+    return String(pointer).split("/").slice(1).map(function (t) { return t.replace(/~1/g, "/").replace(/~0/g, "~"); });
+  }
+
+  function at(value, pointer) {
+    var parts = tokens(pointer);
+    for (var i = 0; i < parts.length; i++) {
+      if (value === null || typeof value !== "object") return undefined;
+      value = value[Array.isArray(value) ? Number(parts[i]) : parts[i]];
+    }
+    return value;
+  }
+
+  function jsonPath(pointer) {
+    return "$" + tokens(pointer).map(function (t) { return /^\d+$/.test(t) ? "[" + t + "]" : (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(t) ? "." + t : "[\"" + t + "\"]"); }).join("");
+  }
+
+  /* A box role's four numbers as {xmin, ymin, xmax, ymax} in pixels of a width x height image. */
+  function roleBox(node, option, width, height) {
+    var keys = option.keys, v = keys ? keys.map(function (k) { return node && typeof node === "object" ? num(node[k]) : null; })
+                                   : (Array.isArray(node) ? node.slice(0, 4).map(num) : [null, null, null, null]);
+    if (v.length !== 4 || v.some(function (x) { return x === null; })) return {xmin: null, ymin: null, xmax: null, ymax: null};
+    var x0 = v[0], y0 = v[1], x1 = v[2], y1 = v[3];
+    if (option.format === "xywh") { x1 = x0 + v[2]; y1 = y0 + v[3]; }
+    if (option.format === "cxcywh") { x0 = v[0] - v[2] / 2; y0 = v[1] - v[3] / 2; x1 = v[0] + v[2] / 2; y1 = v[1] + v[3] / 2; }
+    var sx = option.units === "normalized" ? width : 1, sy = option.units === "normalized" ? height : 1;
+    return {xmin: x0 * sx, ymin: y0 * sy, xmax: x1 * sx, ymax: y1 * sy};
+  }
+
+  function rolePoints(node, option, width, height) {
+    var sx = option.units === "normalized" ? width : 1, sy = option.units === "normalized" ? height : 1;
+    return (Array.isArray(node) ? node : []).map(function (p) {
+      var x = Array.isArray(p) ? num(p[0]) : (p && typeof p === "object" ? num(p.x) : null);
+      var y = Array.isArray(p) ? num(p[1]) : (p && typeof p === "object" ? num(p.y) : null);
+      return x === null || y === null ? null : [x * sx, y * sy];
+    }).filter(function (p) { return p !== null; });
+  }
+
+  /* COCO's compressed RLE string -> counts (the LEB128-like 5-bit groups, each count after the second a delta). */
+  function rleCountsFromString(text) {
+    var counts = [], p = 0;
+    while (p < text.length) {
+      var x = 0, k = 0, more = true;
+      while (more) {
+        var c = text.charCodeAt(p) - 48;
+        x |= (c & 0x1f) << (5 * k);
+        more = (c & 0x20) !== 0;
+        p++; k++;
+        if (!more && (c & 0x10)) x |= -1 << (5 * k);
+      }
+      if (counts.length > 2) x += counts[counts.length - 2];
+      counts.push(x);
+    }
+    return counts;
+  }
+
+  /* A COCO RLE mask (column-major counts, zeros first) as row-major 0/255 values of width x height. */
+  function rleValues(node, width, height) {
+    if (!node || typeof node !== "object" || !Array.isArray(node.size)) return null;
+    var h = node.size[0], w = node.size[1];
+    var counts = typeof node.counts === "string" ? rleCountsFromString(node.counts) : node.counts;
+    if (!Array.isArray(counts) || w !== width || h !== height) return null;
+    var out = new Uint8Array(w * h), pos = 0;
+    for (var i = 0; i < counts.length; i++) {
+      var n = counts[i];
+      if (i % 2 === 1) for (var j = pos; j < pos + n && j < w * h; j++) out[(j % h) * w + Math.floor(j / h)] = 255;
+      pos += n;
+    }
+    return out;
+  }
+
+  function describeByRoles(answer, roles) {
+    var items = [], item = roles.item || {}, list = roles.items === null || roles.items === undefined ? null : at(answer, roles.items);
+    (Array.isArray(list) ? list : []).forEach(function (it, i) {
+      var path = jsonPath(roles.items) + "[" + i + "]";
+      var d = {index: i, path: path, label: item.label ? at(it, item.label.path) : undefined,
+               score: item.score ? at(it, item.score.path) : undefined, kind: "box", roleItem: it};
+      if (item.mask) {
+        d.kind = "mask";
+        var m = at(it, item.mask.path);
+        if (item.mask.encoding === "png-base64") d.maskSrc = pngSrc(m); else d.rle = m;
+        d.maskPath = path + jsonPath(item.mask.path).slice(1);
+      } else if (item.polygon) {
+        d.kind = "polygon";
+      }
+      if (item.label === undefined && item.score && typeof d.score === "number" && !item.box && !item.mask && !item.polygon) d.kind = "class-score";
+      items.push(d);
+    });
+    var cmap = roles["class-map-mask"];
+    if (cmap) {
+      var names = roles["class-names"] ? at(answer, roles["class-names"].pointer) : null;
+      var ids = names && typeof names === "object" ? Object.keys(names) : [];
+      ids.forEach(function (id) {
+        items.push({index: items.length, kind: "class", classId: Number(id), label: String(names[id]), score: null,
+                    path: jsonPath(roles["class-names"].pointer) + "[\"" + id + "\"]",
+                    maskSrc: pngSrc(at(answer, cmap.pointer)), maskPath: jsonPath(cmap.pointer)});
+      });
+    }
+    return items;
+  }
+
+  /* Boxes, polygons and RLE masks of role items, once the canvas size is known. */
+  function placeRoleItems(items, roles, width, height) {
+    var item = (roles && roles.item) || {};
+    items.forEach(function (it) {
+      if (!it.roleItem) return;
+      if (item.box) it.box = roleBox(item.box.path ? at(it.roleItem, item.box.path) : it.roleItem, item.box, width, height);
+      if (item.polygon) it.polygon = rolePoints(at(it.roleItem, item.polygon.path), item.polygon, width, height);
+      if (it.rle !== undefined) {
+        var values = rleValues(it.rle, width, height);
+        if (!values) { it.error = "the RLE mask does not fit the image"; return; }
+        var o = overlay(values, width, height, it.colour, function (v) { return v > 0; });
+        it.overlay = o.canvas; it.area = o.area;
+      } else if (it.polygon && it.polygon.length >= 3 && !it.maskSrc) {
+        var c = document.createElement("canvas");
+        c.width = width; c.height = height;
+        var ctx = c.getContext("2d");
+        ctx.fillStyle = it.colour;
+        ctx.beginPath();
+        it.polygon.forEach(function (p, k) { if (k) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]); });
+        ctx.closePath(); ctx.fill();
+        it.overlay = c;
+      }
+      if (it.kind === "box" && !it.box) it.error = "no box role";
+    });
+  }
+
   function render(canvas, image, answer, opts) {
     opts = opts || {};
-    var described = describe(answer, opts.provider, opts.operation, opts.params || {});
+    var described = opts.roles ? {items: describeByRoles(answer, opts.roles), points: []}
+                               : describe(answer, opts.provider, opts.operation, opts.params || {});
+    if (opts.roles) described.items.forEach(function (item, i) { item.colour = colourOf(i); });
     var items = described.items, points = described.points;
     var srcs = {};
     items.forEach(function (it) { if (it.maskSrc) srcs[it.maskSrc] = null; });
@@ -121,6 +257,7 @@
         if (!width) keys.forEach(function (k) { if (srcs[k]) { width = Math.max(width, srcs[k].naturalWidth); height = Math.max(height, srcs[k].naturalHeight); } });
         if (!width) { width = 320; height = 240; }
         canvas.width = width; canvas.height = height;
+        if (opts.roles) placeRoleItems(items, opts.roles, width, height);
         var decoded = {};
         items.forEach(function (it) {
           if (!it.maskSrc) return;
@@ -139,7 +276,7 @@
           if (it.kind === "class" && /^background$/i.test(String(it.label))) it.quiet = true;
         });
         items.forEach(function (it) {
-          if (it.kind === "box" && it.box && it.box.xmin !== null && it.box.xmax !== null && it.box.ymin !== null && it.box.ymax !== null) {
+          if (it.box && it.area === undefined && it.box.xmin !== null && it.box.xmax !== null && it.box.ymin !== null && it.box.ymax !== null) {
             it.area = Math.max(0, it.box.xmax - it.box.xmin) * Math.max(0, it.box.ymax - it.box.ymin);
           }
         });
@@ -196,7 +333,17 @@
       }
     });
     drawing.items.forEach(function (it, i) {
-      if (it.kind !== "box" || !it.box || it.area === undefined) return;
+      if (!it.polygon || it.polygon.length < 2) return;
+      ctx.globalAlpha = hi === null || hi === i ? 1 : 0.25;
+      ctx.strokeStyle = it.colour;
+      ctx.lineWidth = hi === i ? line * 2 : line;
+      ctx.beginPath();
+      it.polygon.forEach(function (p, k) { if (k) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]); });
+      ctx.closePath(); ctx.stroke();
+      ctx.globalAlpha = 1;
+    });
+    drawing.items.forEach(function (it, i) {
+      if (!it.box || it.box.xmin === null || it.box.xmax === null || it.box.ymin === null || it.box.ymax === null) return;
       var focus = hi === null || hi === i, b = it.box;
       ctx.globalAlpha = focus ? 0.18 : 0.05;
       ctx.fillStyle = it.colour;

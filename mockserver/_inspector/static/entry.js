@@ -94,7 +94,7 @@
     return imagePromise.then(function (image) {
       if (!image && d.answer === undefined) return null;
       return window.VisionDraw.render(document.getElementById("canvas"), image, d.answer,
-                                      {provider: e.provider, operation: e.operation, params: d.params || {}});
+                                      {provider: e.provider, operation: e.operation, params: d.params || {}, roles: d.roles || null});
     }).then(function (result) {
       drawing = result;
       if (!drawing) return;

@@ -43,7 +43,7 @@
     root.appendChild(box);
     var image = c.image ? window.VisionDraw.loadImage(c.image) : Promise.resolve(null);
     image.catch(function () { return null; }).then(function (im) {
-      return window.VisionDraw.render(canvas, im, c.answer, {provider: c.provider, operation: c.operation, params: c.params || {}});
+      return window.VisionDraw.render(canvas, im, c.answer, {provider: c.provider, operation: c.operation, params: c.params || {}, roles: c.roles || null});
     }).then(function (d) {
       box.drawing = d;
       window.VisionDraw.itemsTable(table.tBodies[0], d);
