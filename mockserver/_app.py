@@ -11,6 +11,7 @@ module level. Every provider route runs :meth:`Server.handle`, the single pipeli
     bytes, so a hit skips generation only, never validation) -> generate (``_generate``, in a worker thread, through
     the ``_limits.DecodeGate``) -> JSON body and the provider's headers -> cache -> scenarios applied to the answer
     (``schema-violation``) -> the journal entry, committed in a group (``_state.GroupCommit``) before the answer leaves
+    (``--state PATH``, Redis) or behind it (the default temporary store; every journal read flushes first)
 
 A raw request answered from the cache once is answered again by its raw identity (``_wire.raw_identity``: operation,
 path, parameters, decoded query pairs, the headers the contract judges, the body's SHA-256) with no parse, validation
@@ -24,6 +25,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -57,7 +59,7 @@ from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
 from ._replay import Sources
 from ._scenarios import Behaviour, Configured
-from ._state import GroupCommit, JournalBounds, offload, open_store
+from ._state import FlushingStore, GroupCommit, JournalBounds, Marks, SQLiteStore, StateStore, offload, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
     BodyTimeout,
@@ -170,10 +172,14 @@ class Server:
         self.judged: _LRU[_Judged] = _LRU(config.cache_size)  # raw identity -> the judged request answered from the cache
         self.decodes = DecodeGate.from_config(config)  # images decoded/generated at once, and their pixels
         # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
-        self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
+        store = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
+        # the default temporary store promises no durability: journal entries and bodies are written behind the answer
+        # (flushed before every journal or body read, a reset and shutdown); --state PATH and Redis commit first
+        behind = Marks(os.path.dirname(store.path)) if isinstance(store, SQLiteStore) and (config.state is None or config.state_temporary) else None
+        self.writes = GroupCommit(store, behind=behind)
+        self.state: StateStore = FlushingStore(store, self.writes.flush) if behind is not None else store
         self.behaviour = Behaviour(self.state, config.seed)
         self.journal = Journal(self.state)
-        self.writes = GroupCommit(self.state)  # journal entries committed in groups, each before its answer leaves
         self.configured = Configured.from_json(config.rate_limits, config.loading, config.scenarios)
         self.behaviour.seed(self.configured)  # once per store: a restart on a kept --state finds its state as it was
         self.catalogue = config.catalogue()
@@ -324,14 +330,15 @@ class Server:
 
     async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True,
                       raw: RawRequest | None = None) -> Response:
-        """Record the entry, committed before the answer leaves: a server killed after answering loses no entry. With
+        """Record the entry: with ``--state PATH`` or Redis committed before the answer leaves (a server killed after
+        answering loses no entry); with the default temporary store, behind it (``GroupCommit.write``). With
         ``raw``, its bodies too (the inspector's, within --keep-bodies-mb), in the same store call."""
         entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         if raw is not None and entry.status is not None and self.state.bounds.bodies:
-            await self.writes.run(record_with_bodies, self.journal, entry, raw, response)
+            await self.writes.write(record_with_bodies, self.journal, entry, raw, response)
         else:
-            await self.writes.run(self.journal.record, entry)
+            await self.writes.write(self.journal.record, entry)
         return response
 
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
@@ -719,6 +726,10 @@ def create_app(config: Config | None = None) -> FastAPI:
             return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    async def flush_journal() -> None:  # at shutdown: the journal's writes behind the answers, committed
+        await offload(server.writes.flush)
+
+    app.router.on_shutdown.append(flush_journal)
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
     app.add_middleware(_ProviderLane, server=server, routes=app.router.routes, lanes=lanes)  # innermost: after the guard
     app.add_middleware(AdminGuard, config=config)  # inside _CollapseSlashes: it sees the collapsed path

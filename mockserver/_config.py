@@ -108,6 +108,9 @@ class Config:
     # Where rules, loading, rate-limit windows and the journal live (mockserver._state): None, a temporary SQLite file
     # for one server; a path, that SQLite file kept across restarts; redis://HOST:PORT/DB, shared by several servers.
     state: str | None = None
+    # True when ``state`` is the temporary file vision-mock made itself (no --state): it promises no durability, so
+    # the journal's writes are committed behind the answers (reads flush them first; mockserver._state.behind)
+    state_temporary: bool = False
     max_wait_seconds: float = 30.0
     roboflow_models: tuple[str, ...] = ()
     # The validating proxy and its recordings (mockserver._proxy, mockserver._replay): provider -> base URL forwarded

@@ -14,6 +14,8 @@ the rows the targets compare.
 
 Needs ``wrk`` (Debian package) on PATH; Prism is used when ``node_modules/.bin/prism`` exists in $PRISM_DIR
 (default /tmp/vision-prism; ``npm install @stoplight/prism-cli`` there), else its row is skipped.
+``BENCH_BASELINE_TREE=DIR``: the mock of another tree (DIR/vision_contracts/{contracts,mockserver,plugin}, e.g. ``git
+archive`` of the commit before a change) measured in the same run, so a change is measured before and after at once.
 Run: ``.venv/bin/python -m pytest tests/benchmarks/bench_server.py -s``.
 """
 
@@ -151,6 +153,8 @@ FRESH2 = "vision-mock --workers 2, x-use-cache: false"
 NB_CACHED = "vision-mock --keep-bodies-mb 0, repeated request"
 NB_FRESH = "vision-mock --keep-bodies-mb 0, x-use-cache: false"
 PRISM = "Stoplight Prism static mock (same operation's OpenAPI)"
+BASE_CACHED = "vision-mock of BENCH_BASELINE_TREE, repeated request"
+BASE_FRESH = "vision-mock of BENCH_BASELINE_TREE, x-use-cache: false"
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)")
@@ -202,6 +206,13 @@ def test_server_throughput(tmp_path):
         rows.append((NB_CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
         rows.append((NB_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
 
+    baseline = os.environ.get("BENCH_BASELINE_TREE")
+    if baseline:
+        port = free_port()
+        with _process(mock_args(port), port, "/__vision__/health", env={"PYTHONPATH": baseline}) as url:
+            rows.append((BASE_CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
+            rows.append((BASE_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
+
     if not quick:
         # the same endpoint with 2 uvicorn workers, to compare like with like against the mock's --workers 2 row
         app_dir = tmp_path / "parse_only"
@@ -233,6 +244,8 @@ def test_server_throughput(tmp_path):
           + (f", repeated / Prism {rps[NB_CACHED] / rps[PRISM]:.2f}" if PRISM in rps else "")
           + f", fresh / decode floor {rps[NB_FRESH] / rps[FLOOR]:.2f}")
     print(f"  fresh / parse-only:      {rps[FRESH] / rps[PARSE]:.3f}")
+    if baseline:
+        print(f"  this tree / {baseline}: repeated {rps[CACHED] / rps[BASE_CACHED]:.2f}x, fresh {rps[FRESH] / rps[BASE_FRESH]:.2f}x")
     if not quick:
         print(f"  uvicorn[standard] (httptools + uvloop) / h11 + asyncio: repeated {rps[CACHED] / rps[H11_CACHED]:.2f}x, "
               f"fresh {rps[FRESH] / rps[H11_FRESH]:.2f}x")
