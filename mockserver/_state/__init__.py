@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -64,6 +65,7 @@ __all__ = [
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 BEHIND_LIMIT = 4096  # journal writes queued behind the answers at most (then a request waits for the queue)
 FLUSH_SECONDS = 30.0
+BEHIND_GATHER_SECONDS = 0.01  # how long writes behind gather before their group commits
 
 log = logging.getLogger("vision_contracts.mockserver")
 
@@ -190,6 +192,8 @@ class GroupCommit:
 
     def _drain(self) -> None:
         while True:
+            if self.behind is not None:  # nobody waits: let the group grow (fewer, larger commits)
+                time.sleep(BEHIND_GATHER_SECONDS)
             with self._lock:
                 group, self._waiting = self._waiting, []
                 if not group:
