@@ -23,6 +23,7 @@ The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import os
@@ -57,6 +58,7 @@ from ._inspector import inspector_router, record_with_bodies
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
+from ._pool import GenerationPool
 from ._replay import Sources
 from ._scenarios import Behaviour, Configured
 from ._state import FlushingStore, GroupCommit, JournalBounds, Marks, SQLiteStore, StateStore, offload, open_store
@@ -190,6 +192,7 @@ class Server:
             ("airefinery", "image-segmentation"): self._airefinery,
         }
         self.sources = Sources(config)  # --replay / --upstream: answers the mock does not compute
+        self.pool = GenerationPool(config.generate_processes, config.generate_process_pixels)  # large images: processes
 
     def reset(self) -> None:
         """Back to the configured state: rules, loading, rate limits and the journal in the shared store (in one step,
@@ -205,32 +208,34 @@ class Server:
         return {"seed": c.seed, "work": c.work_size, "colours": c.colours, "max_pixels": c.max_pixels}
 
     def _hf_segmentation(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
-        family = family or self.catalogue.default("image-segmentation")
-        words = family.vocabulary
-        return _generate.hf_image_segmentation(data, params, default_subtask=str(family.default_subtask),
-                                               thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
+        return self._hf_generator("image-segmentation", family)(data, params)
 
     def _hf_detection(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
-        family = family or self.catalogue.default("object-detection")
-        return _generate.hf_object_detection(data, params, thing_labels=family.vocabulary.thing_labels, **self._common())
+        return self._hf_generator("object-detection", family)(data, params)
+
+    def _hf_generator(self, task: str, family: _families.Family | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
+        """A Hugging Face task's generation as a picklable partial of a pure function (a process pool can run it),
+        answering as ``family`` (default: the task's default family)."""
+        family = family or self.catalogue.default(task)
+        words = family.vocabulary
+        if task == "object-detection":
+            return functools.partial(_generate.hf_object_detection, thing_labels=words.thing_labels, **self._common())
+        return functools.partial(_generate.hf_image_segmentation, default_subtask=str(family.default_subtask),
+                                 thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
 
     def _generator(self, contract: Contract, resolution: _families.Resolution | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
-        """The operation's generation function; for a Hugging Face model, answering as its resolved family."""
-        if resolution is None:
-            return self.generators[(contract.provider, contract.operation)]
-        family = resolution.family
-        adapter = self._hf_detection if contract.operation == "object-detection" else self._hf_segmentation
-
-        def generate(data: bytes, params: Mapping[str, Any]) -> Any:
-            return adapter(data, params, family)
-
-        return generate
+        """The operation's generation function (picklable); a Hugging Face model's answers as its resolved family."""
+        if contract.provider == "huggingface":
+            return self._hf_generator(contract.operation, resolution.family if resolution is not None else None)
+        if contract.provider == "roboflow":
+            return functools.partial(_generate.roboflow_semantic_segmentation, **self._common())
+        return functools.partial(_airefinery_generate, created=self.created, **self._common())
 
     def _roboflow(self, data: bytes, params: Mapping[str, Any]) -> Any:
         return _generate.roboflow_semantic_segmentation(data, params, **self._common())
 
     def _airefinery(self, data: bytes, params: Mapping[str, Any]) -> Any:
-        return _generate.airefinery_image_segmentation(data, params.get("segment_prompt") or [], created=self.created, **self._common())
+        return _airefinery_generate(data, params, created=self.created, **self._common())
 
     # --- routing -----------------------------------------------------------------------------------------------
 
@@ -453,7 +458,7 @@ class Server:
         started = time.perf_counter()
         try:
             async with self.decodes.slot(pixels):  # bounded decodes at once; the work (and its JSON) in a thread
-                content = await run_in_threadpool(_generate_json, generate, data, facts.params)
+                content = await self.pool.run(pixels, _generate_json, generate, data, dict(facts.params))
         except Busy as exc:
             return _busy_response(contract, path_params, exc)
         except ImageError as exc:
@@ -512,6 +517,10 @@ class _Prepared:
 
     data: bytes
     key: str
+
+
+def _airefinery_generate(data: bytes, params: Mapping[str, Any], **options: Any) -> Any:
+    return _generate.airefinery_image_segmentation(data, params.get("segment_prompt") or [], **options)
 
 
 def _generate_json(generate: Callable[[bytes, Mapping[str, Any]], Any], data: bytes, params: Mapping[str, Any]) -> bytes:
@@ -728,6 +737,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     async def flush_journal() -> None:  # at shutdown: the journal's writes behind the answers, committed
         await offload(server.writes.flush)
+        server.pool.close()
 
     app.router.on_shutdown.append(flush_journal)
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
