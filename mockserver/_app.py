@@ -237,6 +237,13 @@ class Server:
     def _airefinery(self, data: bytes, params: Mapping[str, Any]) -> Any:
         return _airefinery_generate(data, params, created=self.created, **self._common())
 
+    def regenerate(self, contract: Contract, path_params: Mapping[str, Any], envelope: contracts.Request) -> bytes:
+        """The answer the mock computes for a parsed request (the inspector's kept bodies hold the request only: the
+        same request, seed and configuration give the same bytes). Blocking: call it from a worker thread."""
+        _, facts = contract.check_request(envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
+        data = facts.image_data if facts.image_data is not None else image_bytes(image_value(contract, envelope))
+        return _generate_json(self._generator(contract, self._resolution(contract, path_params)), data, facts.params)
+
     # --- routing -----------------------------------------------------------------------------------------------
 
     def select(self, route: Route, raw: RawRequest) -> tuple[Contract | None, dict[str, Any], Response | None]:

@@ -150,6 +150,7 @@ FRESH = "vision-mock, x-use-cache: false (computed afresh)"
 H11_CACHED = "vision-mock on h11 + asyncio, repeated request"
 H11_FRESH = "vision-mock on h11 + asyncio, x-use-cache: false"
 FRESH2 = "vision-mock --workers 2, x-use-cache: false"
+POOL_FRESH = "vision-mock --generate-processes 2, x-use-cache: false"
 NB_CACHED = "vision-mock --keep-bodies-mb 0, repeated request"
 NB_FRESH = "vision-mock --keep-bodies-mb 0, x-use-cache: false"
 PRISM = "Stoplight Prism static mock (same operation's OpenAPI)"
@@ -229,6 +230,10 @@ def test_server_throughput(tmp_path):
         port = free_port()
         with _process(mock_args(port, "--workers", "2"), port, "/__vision__/health") as url:
             rows.append((FRESH2, wrk(url + MODEL_PATH, body_file, fresh_headers)))
+        port = free_port()  # one worker, generation of the 512x512 image in a pool of 2 processes
+        with _process(mock_args(port, "--generate-processes", "2"), port, "/__vision__/health") as url:
+            httpx.post(url + MODEL_PATH, content=body_file.read_bytes(), headers=fresh_headers, timeout=60)  # pool started
+            rows.append((POOL_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
 
     print(f"\n== HF image segmentation, 512x512 JPEG as base64 JSON ({len(body_file.read_bytes())} bytes), wrk -c{CONNECTIONS} -d{DURATION} ==")
     print(f"  ({os.cpu_count()} CPUs, load average before the run {load[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
@@ -250,3 +255,5 @@ def test_server_throughput(tmp_path):
         print(f"  uvicorn[standard] (httptools + uvloop) / h11 + asyncio: repeated {rps[CACHED] / rps[H11_CACHED]:.2f}x, "
               f"fresh {rps[FRESH] / rps[H11_FRESH]:.2f}x")
         print(f"  fresh / parse-only, 2 workers each: {rps[FRESH2] / rps[PARSE2]:.3f}")
+        print(f"  fresh, 2 workers / 1: {rps[FRESH2] / rps[FRESH]:.2f} (target >= 1.7); "
+              f"--generate-processes 2 / none: {rps[POOL_FRESH] / rps[FRESH]:.2f}")

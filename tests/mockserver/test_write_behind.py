@@ -154,9 +154,13 @@ def test_admin_reads_flush_and_bodies_equal_the_served_answers(tmp_path: Path) -
             journal = client.get("/__vision__/journal").json()  # waits for the flush
         assert journal["total"] == 6
         assert [e["status"] for e in journal["entries"]] == [200] * 6
+        server = client.app.state.server  # type: ignore[attr-defined]
         for entry, answer in zip(journal["entries"], answers, strict=True):
             kept = client.get(f"/__vision__/ui/api/entries/{entry['id']}").json()
-            assert kept["answer"] == answer.json()
+            assert kept["answer"] == answer.json()  # computed again from the kept request: the served answer
+            blob = server.state.body(entry["id"])
+            assert b'"regenerate":true' in blob
+            assert answer.content not in blob  # the answer itself is not kept (issue 19, lever 2)
 
 
 def test_shutdown_flushes_the_writes_behind(tmp_path: Path) -> None:
