@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
+from test_answer_digests import CASES, DIGESTS, answer
 
 from vision_contracts.mockserver import Config, create_app
 from vision_contracts.mockserver._pool import GenerationPool
 
 from server_support import CREATED
-from test_answer_digests import CASES, DIGESTS, answer
 
 
 @pytest.fixture(scope="module")
