@@ -44,7 +44,7 @@ def _with_state(config: Config) -> Config:
             signal.raise_signal(signum)
 
         signal.signal(signal.SIGTERM, remove_then_end)
-        config = replace(config, state=temporary.path)
+        config = replace(config, state=temporary.path, state_temporary=True)
     prepare_state(config)
     return config
 

@@ -11,6 +11,7 @@ module level. Every provider route runs :meth:`Server.handle`, the single pipeli
     bytes, so a hit skips generation only, never validation) -> generate (``_generate``, in a worker thread, through
     the ``_limits.DecodeGate``) -> JSON body and the provider's headers -> cache -> scenarios applied to the answer
     (``schema-violation``) -> the journal entry, committed in a group (``_state.GroupCommit``) before the answer leaves
+    (``--state PATH``, Redis) or behind it (the default temporary store; every journal read flushes first)
 
 A raw request answered from the cache once is answered again by its raw identity (``_wire.raw_identity``: operation,
 path, parameters, decoded query pairs, the headers the contract judges, the body's SHA-256) with no parse, validation
@@ -22,8 +23,10 @@ The admin API (``_admin``) lives under the reserved prefix ``/__vision__``.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -56,9 +59,10 @@ from ._inspector import inspector_router, record_with_bodies
 from ._journal import Entry, Journal, RedactQueryFilter
 from ._limits import Busy, DecodeGate
 from ._play import FaultResponse, gate, loading_response, violate
+from ._pool import GenerationPool
 from ._replay import Sources
 from ._scenarios import Behaviour, Configured
-from ._state import GroupCommit, JournalBounds, offload, open_store
+from ._state import FlushingStore, GroupCommit, JournalBounds, Marks, SQLiteStore, StateStore, offload, open_store
 from ._wire import (
     JSON_MEDIA_TYPE,
     BodyTimeout,
@@ -171,10 +175,14 @@ class Server:
         self.judged: _LRU[_Judged] = _LRU(config.cache_size)  # raw identity -> the judged request answered from the cache
         self.decodes = DecodeGate.from_config(config)  # images decoded/generated at once, and their pixels
         # rules, loading, rate-limit windows and the journal: in the state store every worker (and server) shares
-        self.state = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
+        store = open_store(config.state, JournalBounds(config.journal_limit, config.journal_max_bytes, int(config.keep_bodies_mb * 2**20)))
+        # the default temporary store promises no durability: journal entries and bodies are written behind the answer
+        # (flushed before every journal or body read, a reset and shutdown); --state PATH and Redis commit first
+        behind = Marks(os.path.dirname(store.path)) if isinstance(store, SQLiteStore) and (config.state is None or config.state_temporary) else None
+        self.writes = GroupCommit(store, behind=behind)
+        self.state: StateStore = FlushingStore(store, self.writes.flush) if behind is not None else store
         self.behaviour = Behaviour(self.state, config.seed)
         self.journal = Journal(self.state)
-        self.writes = GroupCommit(self.state)  # journal entries committed in groups, each before its answer leaves
         self.configured = Configured.from_json(config.rate_limits, config.loading, config.scenarios)
         self.behaviour.seed(self.configured)  # once per store: a restart on a kept --state finds its state as it was
         self.catalogue = config.catalogue()
@@ -186,6 +194,7 @@ class Server:
             **{(c.provider, c.operation): _packs.pack_generator(c, self._common()) for c in config.pack_contracts()},
         }
         self.sources = Sources(config)  # --replay / --upstream: answers the mock does not compute
+        self.pool = GenerationPool(config.generate_processes, config.generate_process_pixels)  # large images: processes
 
     def reset(self) -> None:
         """Back to the configured state: rules, loading, rate limits and the journal in the shared store (in one step,
@@ -201,32 +210,41 @@ class Server:
         return {"seed": c.seed, "work": c.work_size, "colours": c.colours, "max_pixels": c.max_pixels}
 
     def _hf_segmentation(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
-        family = family or self.catalogue.default("image-segmentation")
-        words = family.vocabulary
-        return _generate.hf_image_segmentation(data, params, default_subtask=str(family.default_subtask),
-                                               thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
+        return self._hf_generator("image-segmentation", family)(data, params)
 
     def _hf_detection(self, data: bytes, params: Mapping[str, Any], family: _families.Family | None = None) -> Any:
-        family = family or self.catalogue.default("object-detection")
-        return _generate.hf_object_detection(data, params, thing_labels=family.vocabulary.thing_labels, **self._common())
+        return self._hf_generator("object-detection", family)(data, params)
+
+    def _hf_generator(self, task: str, family: _families.Family | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
+        """A Hugging Face task's generation as a picklable partial of a pure function (a process pool can run it),
+        answering as ``family`` (default: the task's default family)."""
+        family = family or self.catalogue.default(task)
+        words = family.vocabulary
+        if task == "object-detection":
+            return functools.partial(_generate.hf_object_detection, thing_labels=words.thing_labels, **self._common())
+        return functools.partial(_generate.hf_image_segmentation, default_subtask=str(family.default_subtask),
+                                 thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
 
     def _generator(self, contract: Contract, resolution: _families.Resolution | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
-        """The operation's generation function; for a Hugging Face model, answering as its resolved family."""
-        if resolution is None:
-            return self.generators[(contract.provider, contract.operation)]
-        family = resolution.family
-        adapter = self._hf_detection if contract.operation == "object-detection" else self._hf_segmentation
-
-        def generate(data: bytes, params: Mapping[str, Any]) -> Any:
-            return adapter(data, params, family)
-
-        return generate
+        """The operation's generation function (picklable); a Hugging Face model's answers as its resolved family."""
+        if contract.provider == "huggingface":
+            return self._hf_generator(contract.operation, resolution.family if resolution is not None else None)
+        if contract.provider == "roboflow":
+            return functools.partial(_generate.roboflow_semantic_segmentation, **self._common())
+        return functools.partial(_airefinery_generate, created=self.created, **self._common())
 
     def _roboflow(self, data: bytes, params: Mapping[str, Any]) -> Any:
         return _generate.roboflow_semantic_segmentation(data, params, **self._common())
 
     def _airefinery(self, data: bytes, params: Mapping[str, Any]) -> Any:
-        return _generate.airefinery_image_segmentation(data, params.get("segment_prompt") or [], created=self.created, **self._common())
+        return _airefinery_generate(data, params, created=self.created, **self._common())
+
+    def regenerate(self, contract: Contract, path_params: Mapping[str, Any], envelope: contracts.Request) -> bytes:
+        """The answer the mock computes for a parsed request (the inspector's kept bodies hold the request only: the
+        same request, seed and configuration give the same bytes). Blocking: call it from a worker thread."""
+        _, facts = contract.check_request(envelope, max_pixels=self.config.max_pixels, decode_pixels=False, strict=self.config.strict)
+        data = facts.image_data if facts.image_data is not None else image_bytes(image_value(contract, envelope))
+        return _generate_json(self._generator(contract, self._resolution(contract, path_params)), data, facts.params)
 
     # --- routing -----------------------------------------------------------------------------------------------
 
@@ -326,14 +344,15 @@ class Server:
 
     async def _finish(self, entry: Entry, response: Response, started: float, *, answered: bool = True,
                       raw: RawRequest | None = None) -> Response:
-        """Record the entry, committed before the answer leaves: a server killed after answering loses no entry. With
+        """Record the entry: with ``--state PATH`` or Redis committed before the answer leaves (a server killed after
+        answering loses no entry); with the default temporary store, behind it (``GroupCommit.write``). With
         ``raw``, its bodies too (the inspector's, within --keep-bodies-mb), in the same store call."""
         entry.status = response.status_code if answered and not isinstance(response, FaultResponse) else None
         entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         if raw is not None and entry.status is not None and self.state.bounds.bodies:
-            await self.writes.run(record_with_bodies, self.journal, entry, raw, response)
+            await self.writes.write(record_with_bodies, self.journal, entry, raw, response)
         else:
-            await self.writes.run(self.journal.record, entry)
+            await self.writes.write(self.journal.record, entry)
         return response
 
     async def _respond(self, raw: RawRequest, route: Route, entry: Entry) -> Response:
@@ -448,7 +467,7 @@ class Server:
         started = time.perf_counter()
         try:
             async with self.decodes.slot(pixels):  # bounded decodes at once; the work (and its JSON) in a thread
-                content = await run_in_threadpool(_generate_json, generate, data, facts.params)
+                content = await self.pool.run(pixels, _generate_json, generate, data, dict(facts.params))
         except Busy as exc:
             return _busy_response(contract, path_params, exc)
         except ImageError as exc:
@@ -507,6 +526,10 @@ class _Prepared:
 
     data: bytes
     key: str
+
+
+def _airefinery_generate(data: bytes, params: Mapping[str, Any], **options: Any) -> Any:
+    return _generate.airefinery_image_segmentation(data, params.get("segment_prompt") or [], **options)
 
 
 def _generate_json(generate: Callable[[bytes, Mapping[str, Any]], Any], data: bytes, params: Mapping[str, Any]) -> bytes:
@@ -771,6 +794,11 @@ def create_app(config: Config | None = None) -> FastAPI:
             return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    async def flush_journal() -> None:  # at shutdown: the journal's writes behind the answers, committed
+        await offload(server.writes.flush)
+        server.pool.close()
+
+    app.router.on_shutdown.append(flush_journal)
     app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
     app.add_middleware(_ProviderLane, server=server, routes=app.router.routes, lanes=lanes)  # innermost: after the guard
     app.add_middleware(AdminGuard, config=config)  # inside _CollapseSlashes: it sees the collapsed path

@@ -99,6 +99,10 @@ class Config:
     max_json_depth: int = 64
     strict: bool = False
     work_size: int = 128
+    # Generation of an image of at least generate_process_pixels pixels runs in a pool of generate_processes
+    # processes (0: none, every answer generated in this process's threads; mockserver._pool)
+    generate_processes: int = 0
+    generate_process_pixels: int = 200_000
     colours: int = 6
     cache_size: int = 256
     keep_bodies_mb: float = 64  # request images and answer bodies kept for the inspector (/__vision__/ui/); 0: none
@@ -113,6 +117,9 @@ class Config:
     # Where rules, loading, rate-limit windows and the journal live (mockserver._state): None, a temporary SQLite file
     # for one server; a path, that SQLite file kept across restarts; redis://HOST:PORT/DB, shared by several servers.
     state: str | None = None
+    # True when ``state`` is the temporary file vision-mock made itself (no --state): it promises no durability, so
+    # the journal's writes are committed behind the answers (reads flush them first; mockserver._state.behind)
+    state_temporary: bool = False
     max_wait_seconds: float = 30.0
     roboflow_models: tuple[str, ...] = ()
     # The validating proxy and its recordings (mockserver._proxy, mockserver._replay): provider -> base URL forwarded
@@ -171,6 +178,9 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if not 2 <= self.colours <= 64:
             raise ConfigError(f"colours must lie between 2 and 64, got {self.colours}.")
+        if self.generate_processes < 0 or self.generate_process_pixels < 0:
+            raise ConfigError(f"generate_processes and generate_process_pixels must be 0 or more, got "
+                              f"{self.generate_processes} and {self.generate_process_pixels}.")
         if self.cache_size < 0:
             raise ConfigError(f"cache_size must be 0 (no cache) or more, got {self.cache_size}.")
         if not isinstance(self.keep_bodies_mb, (int, float)) or not 0 <= self.keep_bodies_mb < 1e9:
@@ -449,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where rules, loading, rate limits and the journal live: a SQLite file kept across restarts, or a "
                         "Redis database shared by several servers (default: a temporary SQLite file, removed at exit)")
     p.add_argument("--max-wait-seconds", type=float, help="longest x-wait-for-model wait (default 30)")
+    p.add_argument("--generate-processes", type=int,
+                   help="generate the answers to images of at least --generate-process-pixels pixels in a pool of this "
+                        "many processes, beside the server's own (default 0: in its threads)")
+    p.add_argument("--generate-process-pixels", type=int, help="the smallest image sent to the pool (default 200000)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
     _add_service_options(p)
     _add_proxy_options(p)
@@ -550,7 +564,8 @@ def load_config(args: argparse.Namespace) -> Config:
     values: dict[str, Any] = {}
     for name in ("host", "port", "workers", "seed", "image_dir", "remote_max_bytes", "remote_timeout", "created", "cache_size", "log_level",
                  "max_body_bytes", "max_pixels", "max_json_depth",
-                 "journal_limit", "journal_max_bytes", "state", "max_wait_seconds"):
+                 "journal_limit", "journal_max_bytes", "state", "max_wait_seconds", "generate_processes",
+                 "generate_process_pixels"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.keep_bodies_mb is not None:

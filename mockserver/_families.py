@@ -24,6 +24,7 @@ pattern matches the name; otherwise the model is not served (the caller answers 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -143,7 +144,16 @@ class Catalogue:
 
     def exact(self, model_id: str) -> Family | None:
         """The first family listing ``model_id`` by exact id, or None."""
-        return next((f for f in self.families if model_id in f.models), None)
+        return self._by_id.get(model_id)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Family]:
+        """Model id -> the first family listing it (a look-up per request instead of a scan of every family's ids)."""
+        index: dict[str, Family] = {}
+        for family in self.families:
+            for model in family.models:
+                index.setdefault(model, family)
+        return index
 
     def guess(self, model_id: str) -> Family | None:
         """The first family whose pattern matches the id's name, or None."""

@@ -18,6 +18,7 @@ Bodies: the journal keeps each entry's request and answer bodies (``_bodies``) i
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -221,8 +222,11 @@ def detail(server: Server, entry_id: int) -> Detail:
                                  f"evicted it, or the journal was cleared.")
     blob = server.state.body(entry_id)
     kept = unpack(blob) if blob is not None else None
-    out = Detail(row(found), kept)
+    contract = _contract(found)
     facts: dict[str, Any] = {"bodies_kept": kept is not None}
+    if kept is not None and kept.regenerate:
+        kept = _regenerated(server, found, kept, contract, facts)
+    out = Detail(row(found), kept)
     if kept is None:
         facts["bodies_note"] = ("The journal no longer keeps this entry's bodies (the oldest go first past --keep-bodies-mb, "
                                 "or none are kept with --keep-bodies-mb 0, or the request was refused before its body was "
@@ -408,6 +412,24 @@ def report_html(title: str, cases: Sequence[ReportCase]) -> str:
         "/*{{DATA}}*/null", payload)
 
 
+def _regenerated(server: Server, entry: Mapping[str, Any], kept: Kept, contract: contracts.Contract | None,
+                 facts: dict[str, Any]) -> Kept:
+    """``kept`` with the answer the mock computed for it, computed again from the kept request (the same request, seed
+    and configuration give the same bytes); on failure, without it and a note in ``facts``."""
+    try:
+        if contract is None:
+            raise ValueError("the entry names no operation")
+        path_params = contracts.match_path(contract, str(entry.get("path", ""))) or {}
+        identity = contracts.identify(_interaction(entry, kept), contract, path_params, max_pixels=server.config.max_pixels)
+        if identity.envelope is None:
+            raise ValueError("the kept request does not parse")
+        answer = server.regenerate(contract, path_params, identity.envelope)
+    except Exception as exc:  # said on the page: the metadata and the request are still there
+        facts["bodies_note"] = f"The answer was not kept and could not be computed again: {type(exc).__name__}: {exc}."
+        return dataclasses.replace(kept, regenerate=False)
+    return dataclasses.replace(kept, response_body=answer, regenerate=False)
+
+
 # --- recording ----------------------------------------------------------------------------------------------------
 
 def record_with_bodies(journal: Journal, entry: Entry, raw: RawRequest, response: Response) -> int:
@@ -415,7 +437,9 @@ def record_with_bodies(journal: Journal, entry: Entry, raw: RawRequest, response
     :meth:`Journal.record` does, with the bodies packed (credentials scrubbed) into the same store call."""
     url = raw.path + (f"?{raw.query_string}" if raw.query_string else "")
     answer = bytes(getattr(response, "body", b"") or b"")
+    # computed by the mock (its cache header, no source header, no scenario altering it): computed again when asked
+    computed = response.status_code == 200 and "x-vision-cache" in response.headers and "x-vision-source" not in response.headers
     parts = pack_parts(raw.method, url, raw.headers.items(), raw.body, response.status_code, response.headers.items(), answer,
-                       request_digest=entry.body_sha256)
+                       request_digest=entry.body_sha256, regenerate=computed and not entry.scenario and entry.form != "url")
     entry.id = journal.store.record(vars(entry), parts)
     return entry.id

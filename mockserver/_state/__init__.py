@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -35,18 +37,21 @@ from .base import (
     read_only,
     without_password,
 )
+from .behind import FlushingStore, Marks
 from .sqlite import SQLiteStore, TemporaryState
 
 __all__ = [
     "KEEP",
     "Blob",
     "Body",
+    "FlushingStore",
     "GroupCommit",
     "JournalBounds",
     "JournalCounts",
     "JournalFilter",
     "JournalPage",
     "Json",
+    "Marks",
     "SQLiteStore",
     "StateError",
     "StateStore",
@@ -58,6 +63,11 @@ __all__ = [
 ]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+BEHIND_LIMIT = 4096  # journal writes queued behind the answers at most (then a request waits for the queue)
+FLUSH_SECONDS = 30.0
+BEHIND_GATHER_SECONDS = 0.01  # how long writes behind gather before their group commits
+
+log = logging.getLogger("vision_contracts.mockserver")
 
 
 def open_store(location: str | None, bounds: JournalBounds = DEFAULT_BOUNDS) -> StateStore:
@@ -124,13 +134,21 @@ class GroupCommit:
     every call waiting, in one transaction where the store offers it (``batch()``: SQLite; one lock and one commit
     for the group), then wakes each caller with its own result or exception. A call is committed before its caller
     resumes, as with :func:`offload`; under load, many requests' journal entries share one thread hop and one
-    commit. A call alone runs at once (no timer: the group is whatever arrived while the previous one committed)."""
+    commit. A call alone runs at once (no timer: the group is whatever arrived while the previous one committed).
 
-    def __init__(self, store: StateStore):
+    With ``behind`` (the default temporary store, which promises no durability), :meth:`write` queues the journal's
+    writes without waiting for them: they are committed in the next group, behind the answer. :meth:`flush` waits
+    until every queued write of every worker is committed; reads of the journal and bodies call it first
+    (:class:`FlushingStore`), so what they see is exact."""
+
+    def __init__(self, store: StateStore, *, behind: Marks | None = None, limit: int = BEHIND_LIMIT):
         self.store = store
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[Callable[[], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
+        self.behind = behind  # None: every write committed before its caller resumes; else see write()
+        self.limit = limit
+        self._lock = threading.Condition()
+        self._waiting: list[tuple[Callable[[], Any], asyncio.AbstractEventLoop | None, asyncio.Future[Any] | None]] = []
         self._draining = False
+        self._pending = 0  # writes queued and not yet committed (write-behind)
 
     async def run(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """``call(*args, **kwargs)`` (a store write), committed when this returns."""
@@ -139,15 +157,43 @@ class GroupCommit:
         except RuntimeError:  # not asyncio (trio, through anyio): one call at a time
             return await offload(call, *args, **kwargs)
         future: asyncio.Future[R] = loop.create_future()
+        self._queue(functools.partial(call, *args, **kwargs), loop, future)
+        return await future
+
+    async def write(self, call: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
+        """A journal write: committed before this returns (as :meth:`run`), or, with ``behind``, queued for the next
+        group and committed behind the caller's answer; past ``limit`` writes queued, the caller waits for the queue
+        to drain (the queue is bounded). A write that fails behind is logged (nobody waits for it)."""
+        if self.behind is None:
+            await self.run(call, *args, **kwargs)
+            return
+        if self._pending >= self.limit:
+            await offload(self.flush)
+        self.behind.queued(1)
+        self._queue(functools.partial(call, *args, **kwargs), None, None)
+
+    def flush(self, timeout: float = FLUSH_SECONDS) -> None:
+        """Blocking (never on the event loop): return once every write queued so far is committed, here and, with
+        ``behind``, in every other live worker sharing the store (read exactly after it). Raises StateError past
+        ``timeout`` seconds."""
         with self._lock:
-            self._waiting.append((functools.partial(call, *args, **kwargs), loop, future))
+            if not self._lock.wait_for(lambda: self._pending == 0, timeout):
+                raise StateError(f"The journal writes of {self.store.location} were not committed within {timeout:g} s.")
+        if self.behind is not None:
+            self.behind.wait_others(timeout)
+
+    def _queue(self, call: Callable[[], Any], loop: asyncio.AbstractEventLoop | None, future: asyncio.Future[Any] | None) -> None:
+        with self._lock:
+            self._waiting.append((call, loop, future))
+            self._pending += 1
             start, self._draining = not self._draining, True
         if start:
             _executor().submit(self._drain)
-        return await future
 
     def _drain(self) -> None:
         while True:
+            if self.behind is not None:  # nobody waits: let the group grow (fewer, larger commits)
+                time.sleep(BEHIND_GATHER_SECONDS)
             with self._lock:
                 group, self._waiting = self._waiting, []
                 if not group:
@@ -165,8 +211,17 @@ class GroupCommit:
             except Exception as exc:  # the commit failed: every call of the group is told
                 outcomes = [(False, exc)] * len(group)
             for (_, loop, future), outcome in zip(group, outcomes, strict=True):
+                if future is None or loop is None:  # written behind: nobody waits, a failure is logged
+                    if not outcome[0]:
+                        log.error("a journal write behind the answer failed: %s", outcome[1])
+                    continue
                 with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle_future, future, outcome)
+            with self._lock:
+                self._pending -= len(group)
+                if self.behind is not None:
+                    self.behind.done(sum(1 for _, _, future in group if future is None))
+                self._lock.notify_all()
 
     def _batch(self) -> contextlib.AbstractContextManager[None]:
         batch: Callable[[], contextlib.AbstractContextManager[None]] | None = getattr(self.store, "batch", None)

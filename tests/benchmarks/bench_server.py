@@ -14,6 +14,8 @@ the rows the targets compare.
 
 Needs ``wrk`` (Debian package) on PATH; Prism is used when ``node_modules/.bin/prism`` exists in $PRISM_DIR
 (default /tmp/vision-prism; ``npm install @stoplight/prism-cli`` there), else its row is skipped.
+``BENCH_BASELINE_TREE=DIR``: the mock of another tree (DIR/vision_contracts/{contracts,mockserver,plugin}, e.g. ``git
+archive`` of the commit before a change) measured in the same run, so a change is measured before and after at once.
 Run: ``.venv/bin/python -m pytest tests/benchmarks/bench_server.py -s``.
 """
 
@@ -148,9 +150,12 @@ FRESH = "vision-mock, x-use-cache: false (computed afresh)"
 H11_CACHED = "vision-mock on h11 + asyncio, repeated request"
 H11_FRESH = "vision-mock on h11 + asyncio, x-use-cache: false"
 FRESH2 = "vision-mock --workers 2, x-use-cache: false"
+POOL_FRESH = "vision-mock --generate-processes 2, x-use-cache: false"
 NB_CACHED = "vision-mock --keep-bodies-mb 0, repeated request"
 NB_FRESH = "vision-mock --keep-bodies-mb 0, x-use-cache: false"
 PRISM = "Stoplight Prism static mock (same operation's OpenAPI)"
+BASE_CACHED = "vision-mock of BENCH_BASELINE_TREE, repeated request"
+BASE_FRESH = "vision-mock of BENCH_BASELINE_TREE, x-use-cache: false"
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)")
@@ -202,6 +207,13 @@ def test_server_throughput(tmp_path):
         rows.append((NB_CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
         rows.append((NB_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
 
+    baseline = os.environ.get("BENCH_BASELINE_TREE")
+    if baseline:
+        port = free_port()
+        with _process(mock_args(port), port, "/__vision__/health", env={"PYTHONPATH": baseline}) as url:
+            rows.append((BASE_CACHED, wrk(url + MODEL_PATH, body_file, json_headers)))
+            rows.append((BASE_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
+
     if not quick:
         # the same endpoint with 2 uvicorn workers, to compare like with like against the mock's --workers 2 row
         app_dir = tmp_path / "parse_only"
@@ -218,6 +230,10 @@ def test_server_throughput(tmp_path):
         port = free_port()
         with _process(mock_args(port, "--workers", "2"), port, "/__vision__/health") as url:
             rows.append((FRESH2, wrk(url + MODEL_PATH, body_file, fresh_headers)))
+        port = free_port()  # one worker, generation of the 512x512 image in a pool of 2 processes
+        with _process(mock_args(port, "--generate-processes", "2"), port, "/__vision__/health") as url:
+            httpx.post(url + MODEL_PATH, content=body_file.read_bytes(), headers=fresh_headers, timeout=60)  # pool started
+            rows.append((POOL_FRESH, wrk(url + MODEL_PATH, body_file, fresh_headers)))
 
     print(f"\n== HF image segmentation, 512x512 JPEG as base64 JSON ({len(body_file.read_bytes())} bytes), wrk -c{CONNECTIONS} -d{DURATION} ==")
     print(f"  ({os.cpu_count()} CPUs, load average before the run {load[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
@@ -233,7 +249,11 @@ def test_server_throughput(tmp_path):
           + (f", repeated / Prism {rps[NB_CACHED] / rps[PRISM]:.2f}" if PRISM in rps else "")
           + f", fresh / decode floor {rps[NB_FRESH] / rps[FLOOR]:.2f}")
     print(f"  fresh / parse-only:      {rps[FRESH] / rps[PARSE]:.3f}")
+    if baseline:
+        print(f"  this tree / {baseline}: repeated {rps[CACHED] / rps[BASE_CACHED]:.2f}x, fresh {rps[FRESH] / rps[BASE_FRESH]:.2f}x")
     if not quick:
         print(f"  uvicorn[standard] (httptools + uvloop) / h11 + asyncio: repeated {rps[CACHED] / rps[H11_CACHED]:.2f}x, "
               f"fresh {rps[FRESH] / rps[H11_FRESH]:.2f}x")
         print(f"  fresh / parse-only, 2 workers each: {rps[FRESH2] / rps[PARSE2]:.3f}")
+        print(f"  fresh, 2 workers / 1: {rps[FRESH2] / rps[FRESH]:.2f} (target >= 1.7); "
+              f"--generate-processes 2 / none: {rps[POOL_FRESH] / rps[FRESH]:.2f}")
