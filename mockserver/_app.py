@@ -226,7 +226,10 @@ class Server:
                                  thing_labels=words.thing_labels, stuff_labels=words.stuff_labels, **self._common())
 
     def _generator(self, contract: Contract, resolution: _families.Resolution | None) -> Callable[[bytes, Mapping[str, Any]], Any]:
-        """The operation's generation function (picklable); a Hugging Face model's answers as its resolved family."""
+        """The operation's generation function (picklable for the built-ins; a pack's is a closure over its compiled
+        contract); a Hugging Face model's answers as its resolved family."""
+        if _packs.is_pack(contract):
+            return self.generators[(contract.provider, contract.operation)]
         if contract.provider == "huggingface":
             return self._hf_generator(contract.operation, resolution.family if resolution is not None else None)
         if contract.provider == "roboflow":
@@ -467,7 +470,9 @@ class Server:
         started = time.perf_counter()
         try:
             async with self.decodes.slot(pixels):  # bounded decodes at once; the work (and its JSON) in a thread
-                content = await self.pool.run(pixels, _generate_json, generate, data, dict(facts.params))
+                # a pack's generation is a closure over its contract: never pickled into the process pool
+                pooled = -1 if _packs.is_pack(contract) else pixels
+                content = await self.pool.run(pooled, _generate_json, generate, data, dict(facts.params))
         except Busy as exc:
             return _busy_response(contract, path_params, exc)
         except ImageError as exc:
