@@ -82,7 +82,9 @@ def admin_router() -> APIRouter:
         server = _server(request)
         return {"status": "ok", "providers": list(server.config.providers), "seed": server.config.seed, "cached": len(server.cache)}
 
-    @router.get("/ca.pem", summary="The --intercept CA certificate (public part only)")
+    @router.get("/ca.pem", summary="The --intercept CA certificate (public part only)",
+                responses={200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}},
+                           404: {"description": "The server was started without --intercept: no CA to serve"}})
     def ca_pem(request: Request) -> Response:
         config = _server(request).config
         if not config.intercept:

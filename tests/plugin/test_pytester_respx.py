@@ -44,7 +44,8 @@ def routed(router):
 
 def test_hosts_come_from_the_contracts(vision_respx):
     from vision_contracts import contracts
-    hosts = {h for op in contracts.operations() for h in contracts.get(*op).index["hosts"]}
+    # the built-in operations' hosts (packs loaded earlier in this process add theirs: routed too)
+    hosts = {h for op in contracts.operations() if "pack" not in contracts.get(*op).index for h in contracts.get(*op).index["hosts"]}
     names = " ".join(route.name for route in vision_respx.router.routes)
     assert hosts == {"api-inference.huggingface.co", "router.huggingface.co", "segment.roboflow.com", "api.airefinery.accenture.com"}
     assert all(host in names for host in hosts)
