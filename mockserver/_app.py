@@ -697,7 +697,7 @@ async def _journal_side_call(server: Server, request: StarletteRequest, provider
     entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
     entry.provider, entry.operation, entry.status = provider, operation, status
     entry.verdict = {"valid": None, "violations": [], "note": f"{operation}: a call the {provider} clients make, not an operation of the contracts"}
-    await offload(server.journal.record, entry)
+    await server.writes.write(server.journal.record, entry)  # the pipeline's own path: the journal keeps arrival order
 
 
 async def _hub_answer(server: Server, request: StarletteRequest, operation: str, answer: _hub.HubAnswer) -> JSONResponse:
@@ -793,7 +793,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             entry = server.journal.open(request.method, request.url.path, request.query_params.multi_items(), request.headers.items(), await request.body())
             entry.status = exc.status_code
             entry.verdict = {"valid": False, "violations": [f"$: no operation is served at {request.method} {request.url.path}."]}
-            await offload(server.journal.record, entry)
+            await server.writes.write(server.journal.record, entry)  # as the pipeline: arrival order kept
         hf = _hf_contract(config) if exc.status_code == 404 and _HF_PATH.match(request.url.path) else None
         if hf is not None:  # a model id no route can hold (e.g. a newline): Hugging Face's own 404 shape
             return error_response(hf, 404, f"Model {request.url.path.split('models/', 1)[1]!r} does not exist.")
