@@ -214,12 +214,10 @@ def test_a_refused_host_gets_403_and_no_tunnel(proxy_port: int):
 
 
 def test_a_slowloris_head_is_cut_off(proxy_port: int):
-    start = time.monotonic()
     with socket.create_connection(("127.0.0.1", proxy_port), timeout=5) as s:
         s.sendall(b"CONNECT huggingface.co:4")  # and never more
-        answer = s.recv(4096)
+        answer = s.recv(4096)  # the server's 408 (its head timeout), or socket.timeout if it never cut the head off
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
-    assert time.monotonic() - start < 4  # the 0.5 s head timeout, not the client's patience
 
 
 def test_an_oversized_head_gets_431(proxy_port: int):

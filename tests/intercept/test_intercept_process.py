@@ -35,7 +35,8 @@ def _namespaces_work() -> bool:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not _namespaces_work():
-        pytest.skip("needs unshare -n (root or user namespaces), curl and openssl")
+        pytest.fail("These tests need `unshare -n` (root or user namespaces), `ip`, curl and openssl: ./dev test installs "
+                    "util-linux, iproute2, curl and openssl; run it as root or install them.")
     out = tmp_path_factory.mktemp("intercept")
     proc = subprocess.run([str(UNSHARE), "-n", "sh", "-c", f"ip link set lo up && exec {sys.executable} {HERE / 'namespace_driver.py'} {out}"],
                           capture_output=True, text=True, timeout=400, check=False)

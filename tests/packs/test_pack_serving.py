@@ -140,10 +140,10 @@ def test_errors_take_the_packs_declared_shape(client: TestClient) -> None:
     assert broken.status_code == 400 and "image" in broken.json()["error"]["message"]
 
 
-def test_undeclared_error_statuses_answer_a_sentence_under_error() -> None:
+def test_undeclared_error_statuses_answer_a_sentence_under_error(tmp_path: Path) -> None:
     pack = ROOT / "tests" / "packs" / "files" / "shapes-keyed.yaml"
     text = pack.read_text().split('        "400":')[0]
-    bare = Path(pytest.importorskip("tempfile").mkdtemp()) / "bare.yaml"
+    bare = tmp_path / "bare.yaml"
     bare.write_text(text.replace("x-vision-provider: shapes", "x-vision-provider: bare-shapes").replace("/v2/detect/", "/bare/detect/"))
     with TestClient(create_app(Config(providers=PROVIDERS, packs=(str(bare),)))) as c:
         r = c.post("/bare/detect/m1", json={})
@@ -177,7 +177,7 @@ def test_a_broken_pack_stops_the_server_with_exit_2_naming_file_and_path(tmp_pat
     assert str(broken) in done.stderr and "$.paths" in done.stderr and "bbox" in done.stderr, done.stderr
 
 
-def test_a_path_clash_names_both_operations() -> None:
+def test_a_path_clash_names_both_operations(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         Config(packs=(str(ROOT / "contracts" / "packs" / "roboflow-detect.yaml"),))  # beside the built-in roboflow
     message = str(raised.value)
@@ -185,7 +185,7 @@ def test_a_path_clash_names_both_operations() -> None:
     assert "clashes with POST /{dataset}/{version} of roboflow semantic-segmentation (the built-in contracts)" in message
     assert "--providers" in message
     shapes = str(SHAPES)
-    twin = Path(pytest.importorskip("tempfile").mkdtemp()) / "twin.yaml"
+    twin = tmp_path / "twin.yaml"
     twin.write_text(SHAPES.read_text().replace("x-vision-provider: shapes", "x-vision-provider: twin-shapes"))
     with pytest.raises(ConfigError) as raised:
         Config(providers=PROVIDERS, packs=(shapes, str(twin)))
